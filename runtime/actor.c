@@ -1,0 +1,1000 @@
+/*  actor.c — an actor's thread: its poll loop, sending, asks, timers,
+    events and watched descriptors; and the blocking client for code that
+    runs outside actors.
+    SPDX-License-Identifier: MPL-2.0 */
+#include "orcs/actor.h"
+
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+// A cached connection to one address.
+typedef struct {
+    orcs__entry_t *entry; // target (NULL: the uplink)
+    unsigned generation;  // directory generation it was built for
+    zsock_t *push;        // PUSH connected to the target's endpoints
+} s_route_t;
+
+#define S_DRAIN_BATCH 256 // messages handled per wake-up before polling
+
+static void
+s_route_destroy(void **item)
+{
+    s_route_t *route = *item;
+    if (route) {
+        zsock_destroy(&route->push);
+        free(route);
+        *item = NULL;
+    }
+}
+
+static void
+s_sleep_us(int64_t us)
+{
+    struct timespec ts = {(time_t) (us / 1000000), (long) (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+// Waits a little while a send cannot proceed: yields first, then sleeps
+// longer the longer it has waited.
+static void
+s_backoff(int round)
+{
+    if (round < 8)
+        sched_yield();
+    else
+        s_sleep_us(round < 64 ? 20 : 200);
+}
+
+// ---- routing
+
+static orcs_status
+s_local_name(orcs_actor_t *self, const char *to, char *name, size_t size)
+{
+    const char *at = strchr(to, '@');
+    size_t len = at ? (size_t) (at - to) : strlen(to);
+    if (len == 0 || len >= size)
+        return ORCS_EINVAL;
+    if (at && strcmp(at + 1, orcs_node_name(self->node)) != 0) {
+        // Links between nodes come with the distribution issue.
+        return ORCS_EUNSUPPORTED;
+    }
+    memcpy(name, to, len);
+    name[len] = 0;
+    return ORCS_OK;
+}
+
+static orcs_status
+s_route_build(orcs_actor_t *self, const char *name, s_route_t **route_p)
+{
+    orcs__dir_t *dir = orcs__node_dir(self->node);
+    orcs__entry_t *entry = orcs__dir_get(dir, name, false);
+    zlist_t *endpoints = NULL;
+    unsigned generation = 0;
+    char uplink[160];
+    if (!entry || entry->removed) {
+        if (!orcs__dir_uplink(dir, uplink, sizeof uplink))
+            return ORCS_ENOTFOUND;
+        endpoints = zlist_new();
+        zlist_autofree(endpoints);
+        zlist_append(endpoints, uplink);
+        entry = NULL;
+    } else {
+        generation = orcs__dir_endpoints(dir, entry, &endpoints);
+        if (zlist_size(endpoints) == 0) {
+            zlist_destroy(&endpoints);
+            int state = atomic_load(&entry->state);
+            if (state == ORCS__STATE_STOPPED && !entry->is_pool)
+                return ORCS_ENOTFOUND;
+            return ORCS_EAGAIN; // starting or restarting: wait for it
+        }
+    }
+    s_route_t *route = orcs_calloc(1, sizeof *route);
+    route->entry = entry;
+    route->generation = generation;
+    route->push = zsock_new(ZMQ_PUSH);
+    zsock_set_linger(route->push, 0);
+    zsock_set_sndhwm(route->push, entry ? entry->mailbox_bound : 1000);
+    zsock_set_reconnect_ivl(route->push, 10);
+    for (char *ep = zlist_first(endpoints); ep; ep = zlist_next(endpoints))
+        zsock_connect(route->push, "%s", ep);
+    zlist_destroy(&endpoints);
+    zhashx_update(self->routes, name, route);
+    *route_p = route;
+    return ORCS_OK;
+}
+
+static orcs_status
+s_route(orcs_actor_t *self, const char *name, s_route_t **route_p)
+{
+    s_route_t *route = zhashx_lookup(self->routes, name);
+    if (route) {
+        if (!route->entry
+            || atomic_load_explicit(&route->entry->generation,
+                                    memory_order_acquire)
+                   == route->generation) {
+            *route_p = route;
+            return ORCS_OK;
+        }
+        zhashx_delete(self->routes, name);
+    }
+    return s_route_build(self, name, route_p);
+}
+
+// The depth counter of the mailbox a message is addressed to; NULL for
+// mailboxes in other processes (their receivers cannot count down here).
+static atomic_int_fast64_t *
+s_queue_counter(orcs__entry_t *entry)
+{
+    return entry && !entry->remote ? &entry->queued : NULL;
+}
+
+static orcs_status
+s_deliver(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
+          int timeout_ms, bool forward)
+{
+    orcs_msg_t *msg = *msg_p;
+    char name[ORCS_MSG_ADDRESS_MAX + 1];
+    orcs_status rc = s_local_name(self, to, name, sizeof name);
+    if (rc != ORCS_OK)
+        return rc;
+    if (!forward) {
+        if (orcs__field_set(msg->env.to, sizeof msg->env.to, to) != ORCS_OK)
+            return ORCS_EINVAL;
+        memcpy(msg->env.from, self->name, strlen(self->name) + 1);
+        msg->env.incarnation = self->incarnation;
+    }
+    msg->env.version = ORCS_WIRE_VERSION;
+    int64_t deadline = 0;
+    bool full = false;
+    for (int round = 0;; round++) {
+        s_route_t *route = NULL;
+        rc = s_route(self, name, &route);
+        if (rc == ORCS_OK) {
+            atomic_int_fast64_t *queued = s_queue_counter(route->entry);
+            if (queued
+                && atomic_load_explicit(queued, memory_order_relaxed)
+                       >= route->entry->mailbox_bound)
+                rc = ORCS_EAGAIN;
+            else
+                rc = orcs__msg_send(msg, zsock_resolve(route->push),
+                                    ZMQ_DONTWAIT);
+            if (rc == ORCS_OK) {
+                if (queued)
+                    atomic_fetch_add_explicit(queued, 1,
+                                              memory_order_relaxed);
+                if (self->entry)
+                    atomic_store_explicit(
+                        &self->entry->msgs_out,
+                        atomic_load_explicit(&self->entry->msgs_out,
+                                             memory_order_relaxed)
+                            + 1,
+                        memory_order_relaxed);
+                orcs_msg_destroy(msg_p);
+                return ORCS_OK;
+            }
+            full = true;
+        }
+        if (rc != ORCS_EAGAIN)
+            return rc;
+        int64_t now = orcs_clock_mono_us();
+        if (deadline == 0) {
+            int64_t wait_us = (int64_t) timeout_ms * 1000;
+            if (msg->env.deadline_us > 0) {
+                int64_t left = msg->env.deadline_us - orcs_clock_wall_us();
+                wait_us = left > 0 ? left : 0;
+            }
+            deadline = now + wait_us;
+        }
+        if (now >= deadline)
+            return full ? ORCS_EFULL : ORCS_ETIMEDOUT;
+        s_backoff(round);
+    }
+}
+
+static orcs_status
+s_send(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
+       int timeout_ms)
+{
+    return s_deliver(self, to, msg_p, timeout_ms, false);
+}
+
+orcs_status
+orcs__actor_forward(orcs_actor_t *self, orcs_msg_t **msg_p)
+{
+    char to[sizeof(*msg_p)->env.to];
+    memcpy(to, (*msg_p)->env.to, sizeof to);
+    return s_deliver(self, to, msg_p, self->send_timeout_ms, true);
+}
+
+orcs_status
+orcs_actor_send(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p)
+{
+    orcs_assert(self && to && msg_p && *msg_p);
+    (*msg_p)->env.kind = ORCS_MSG_SEND;
+    (*msg_p)->env.correlation_id = 0;
+    return s_send(self, to, msg_p, self->send_timeout_ms);
+}
+
+orcs_status
+orcs_actor_ask(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
+               int timeout_ms, uint64_t *correlation_id_p)
+{
+    orcs_assert(self && to && msg_p && *msg_p);
+    orcs_msg_t *msg = *msg_p;
+    uint64_t id = ++self->next_id;
+    msg->env.kind = ORCS_MSG_ASK;
+    msg->env.correlation_id = id;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (msg->env.deadline_us == 0)
+        msg->env.deadline_us = orcs_clock_wall_us()
+                             + (int64_t) timeout_ms * 1000;
+    char type[ORCS_MSG_TYPE_MAX + 1];
+    memcpy(type, msg->env.type, sizeof type);
+    orcs_status rc = s_send(self, to, msg_p, timeout_ms);
+    if (rc != ORCS_OK)
+        return rc;
+    if (!self->is_client) {
+        orcs__timer_t *timer = orcs__timers_add(
+            self->timers, id,
+            orcs_clock_mono_us() + (int64_t) timeout_ms * 1000, 0);
+        timer->is_ask = true;
+        memcpy(timer->type, type, sizeof timer->type);
+    }
+    if (correlation_id_p)
+        *correlation_id_p = id;
+    return ORCS_OK;
+}
+
+orcs_status
+orcs_actor_reply(orcs_actor_t *self, const orcs_msg_t *request,
+                 orcs_msg_t **reply_p)
+{
+    orcs_assert(self && request && reply_p && *reply_p);
+    if (request->env.kind != ORCS_MSG_ASK || !request->env.from[0])
+        return ORCS_EINVAL;
+    orcs_msg_t *reply = *reply_p;
+    reply->env.kind = ORCS_MSG_REPLY;
+    reply->env.correlation_id = request->env.correlation_id;
+    if (!reply->env.type[0])
+        memcpy(reply->env.type, request->env.type, sizeof reply->env.type);
+    if (!reply->env.run_id[0])
+        memcpy(reply->env.run_id, request->env.run_id,
+               sizeof reply->env.run_id);
+    reply->env.deadline_us = request->env.deadline_us;
+    return s_send(self, request->env.from, reply_p, self->send_timeout_ms);
+}
+
+// ---- timers
+
+orcs_status
+orcs_actor_timer_start(orcs_actor_t *self, int delay_ms, int interval_ms,
+                       void *arg, uint64_t *timer_id_p)
+{
+    orcs_assert(self && !self->is_client);
+    if (delay_ms < 0 || interval_ms < 0)
+        return ORCS_EINVAL;
+    uint64_t id = ++self->next_id;
+    orcs__timer_t *timer = orcs__timers_add(
+        self->timers, id, orcs_clock_mono_us() + (int64_t) delay_ms * 1000,
+        (int64_t) interval_ms * 1000);
+    timer->arg = arg;
+    if (timer_id_p)
+        *timer_id_p = id;
+    return ORCS_OK;
+}
+
+orcs_status
+orcs_actor_timer_cancel(orcs_actor_t *self, uint64_t timer_id)
+{
+    orcs__timer_t *timer = orcs__timers_find(self->timers, timer_id);
+    if (!timer || timer->is_ask)
+        return ORCS_ENOTFOUND;
+    orcs__timers_remove(self->timers, timer);
+    return ORCS_OK;
+}
+
+// ---- events
+
+orcs_status
+orcs_actor_publish(orcs_actor_t *self, const char *topic, json_t **body_p)
+{
+    orcs_assert(self && topic);
+    if (strlen(topic) > ORCS_MSG_TOPIC_MAX) {
+        if (body_p) {
+            json_decref(*body_p);
+            *body_p = NULL;
+        }
+        return ORCS_ETOOBIG;
+    }
+    if (!self->pub) {
+        self->pub = zsock_new(ZMQ_PUB);
+        zsock_set_linger(self->pub, 0);
+        zsock_connect(self->pub, "%s", orcs__node_bus_in(self->node));
+    }
+    orcs_msg_t *msg = orcs_msg_new("event");
+    msg->env.kind = ORCS_MSG_EVENT;
+    orcs_msg_set_topic(msg, topic);
+    memcpy(msg->env.from, self->name, strlen(self->name) + 1);
+    msg->env.incarnation = self->incarnation;
+    orcs_msg_set_body(msg, body_p);
+    void *pub = zsock_resolve(self->pub);
+    orcs_status rc = ORCS_OK;
+    if (zmq_send(pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        rc = orcs__msg_send(msg, pub, 0);
+    orcs_msg_destroy(&msg);
+    return rc == ORCS_EAGAIN ? ORCS_OK : rc; // pub/sub drops under load
+}
+
+orcs_status
+orcs_actor_subscribe(orcs_actor_t *self, const char *prefix)
+{
+    orcs_assert(self && prefix);
+    if (!self->sub) {
+        self->sub = zsock_new(ZMQ_SUB);
+        zsock_set_linger(self->sub, 0);
+        zsock_set_rcvhwm(self->sub, 100000);
+        zsock_connect(self->sub, "%s", orcs__node_bus_out(self->node));
+    }
+    zsock_set_subscribe(self->sub, prefix);
+    return ORCS_OK;
+}
+
+static orcs_status
+s_recv_event(orcs_actor_t *self, orcs_msg_t **msg_p)
+{
+    void *sub = zsock_resolve(self->sub);
+    zmq_msg_t topic;
+    zmq_msg_init(&topic);
+    *msg_p = NULL;
+    if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&topic);
+        return ORCS_EAGAIN;
+    }
+    bool more = zmq_msg_more(&topic);
+    zmq_msg_close(&topic);
+    if (!more)
+        return ORCS_EPROTO;
+    return orcs__msg_recv(sub, 0, msg_p);
+}
+
+// ---- watched descriptors
+
+static orcs_status
+s_watch_add(orcs_actor_t *self, int fd, void *socket, short events,
+            orcs_actor_watch_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < self->watch_count; i++)
+        if (self->watches[i].fd == fd && self->watches[i].socket == socket)
+            return ORCS_EEXIST;
+    if (self->watch_count == self->watch_alloc) {
+        self->watch_alloc = self->watch_alloc ? self->watch_alloc * 2 : 8;
+        self->watches = orcs_realloc(
+            self->watches, self->watch_alloc * sizeof *self->watches);
+    }
+    self->watches[self->watch_count++]
+        = (orcs__watch_t) {fd, socket, events, fn, arg};
+    return ORCS_OK;
+}
+
+orcs_status
+orcs_actor_watch(orcs_actor_t *self, int fd, short events,
+                 orcs_actor_watch_fn *fn, void *arg)
+{
+    orcs_assert(self && fn && fd >= 0);
+    return s_watch_add(self, fd, NULL, events, fn, arg);
+}
+
+orcs_status
+orcs__actor_watch_socket(orcs_actor_t *self, void *socket,
+                         orcs_actor_watch_fn *fn, void *arg)
+{
+    return s_watch_add(self, -1, socket, ZMQ_POLLIN, fn, arg);
+}
+
+orcs_status
+orcs_actor_unwatch(orcs_actor_t *self, int fd)
+{
+    for (size_t i = 0; i < self->watch_count; i++) {
+        if (self->watches[i].fd == fd && !self->watches[i].socket) {
+            self->watches[i] = self->watches[--self->watch_count];
+            return ORCS_OK;
+        }
+    }
+    return ORCS_ENOTFOUND;
+}
+
+// ---- lifecycle inside the thread
+
+void
+orcs_actor_fail(orcs_actor_t *self, orcs_status status, const char *reason)
+{
+    orcs_assert(self && status != ORCS_OK);
+    if (self->stop && self->exit_status != ORCS_OK)
+        return; // keep the first failure
+    self->stop = true;
+    self->exit_status = status;
+    snprintf(self->exit_reason, sizeof self->exit_reason, "%s",
+             reason ? reason : orcs_status_str(status));
+}
+
+void
+orcs_actor_stop(orcs_actor_t *self)
+{
+    orcs_assert(self);
+    if (!self->stop) {
+        self->stop = true;
+        self->exit_status = ORCS_OK;
+    }
+}
+
+const char *
+orcs_actor_name(const orcs_actor_t *self)
+{
+    return self->name;
+}
+
+orcs_node_t *
+orcs_actor_node(const orcs_actor_t *self)
+{
+    return self->node;
+}
+
+uint32_t
+orcs_actor_incarnation(const orcs_actor_t *self)
+{
+    return self->incarnation;
+}
+
+static void
+s_busy(orcs_actor_t *self)
+{
+    uint64_t seq = atomic_load_explicit(&self->busy_seq, memory_order_relaxed);
+    atomic_store_explicit(&self->busy_seq, seq + 1, memory_order_relaxed);
+}
+
+static void
+s_callback_failed(orcs_actor_t *self, const char *what, orcs_status rc)
+{
+    char reason[128];
+    snprintf(reason, sizeof reason, "%s callback returned %s", what,
+             orcs_status_name(rc));
+    orcs_actor_fail(self, rc, reason);
+}
+
+static void
+s_dispatch(orcs_actor_t *self, orcs_msg_t *msg)
+{
+    if (msg->env.kind == ORCS_MSG_REPLY) {
+        orcs__timer_t *pending = orcs__timers_find(self->timers,
+                                                   msg->env.correlation_id);
+        if (!pending || !pending->is_ask) {
+            orcs_log_debug("actor", "late reply dropped actor=%s id=%llu",
+                           self->name,
+                           (unsigned long long) msg->env.correlation_id);
+            orcs_msg_destroy(&msg);
+            return;
+        }
+        orcs__timers_remove(self->timers, pending);
+    }
+    s_busy(self);
+    orcs_status rc = self->def->receive(self, self->state, &msg);
+    s_busy(self);
+    orcs_msg_destroy(&msg);
+    if (rc != ORCS_OK)
+        s_callback_failed(self, "receive", rc);
+}
+
+static void
+s_count_in(orcs_actor_t *self, orcs_msg_t *msg, uint64_t *msgs_in)
+{
+    orcs__entry_t *entry = self->entry;
+    orcs__entry_t *target = entry;
+    if (entry->pool && strcmp(msg->env.to, self->name) != 0)
+        target = entry->pool;
+    atomic_fetch_sub_explicit(&target->queued, 1, memory_order_relaxed);
+    atomic_store_explicit(&entry->msgs_in, ++*msgs_in, memory_order_relaxed);
+}
+
+static void
+s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
+{
+    for (int i = 0; i < S_DRAIN_BATCH && !self->stop; i++) {
+        orcs_msg_t *msg = NULL;
+        orcs_status rc = orcs__msg_recv(self->mailbox_raw, ZMQ_DONTWAIT, &msg);
+        if (rc == ORCS_EAGAIN || rc == ORCS_ECLOSED)
+            return;
+        if (rc != ORCS_OK) {
+            orcs__malformed(self->node, self->entry, self->name, rc);
+            continue;
+        }
+        s_count_in(self, msg, msgs_in);
+        s_dispatch(self, msg);
+    }
+}
+
+static void
+s_drain_events(orcs_actor_t *self)
+{
+    for (int i = 0; i < S_DRAIN_BATCH && !self->stop; i++) {
+        orcs_msg_t *msg = NULL;
+        orcs_status rc = s_recv_event(self, &msg);
+        if (rc == ORCS_EAGAIN)
+            return;
+        if (rc != ORCS_OK) {
+            orcs__malformed(self->node, self->entry, "bus", rc);
+            continue;
+        }
+        s_dispatch(self, msg);
+    }
+}
+
+static void
+s_fire_timers(orcs_actor_t *self)
+{
+    int64_t now = orcs_clock_mono_us();
+    orcs__timer_t *timer;
+    while (!self->stop && (timer = orcs__timers_first(self->timers))
+           && timer->due_us <= now) {
+        uint64_t id = timer->id;
+        if (timer->is_ask) {
+            orcs_msg_t *msg = orcs_msg_new(timer->type);
+            msg->env.kind = ORCS_MSG_TIMEOUT;
+            msg->env.correlation_id = id;
+            msg->env.status = ORCS_ETIMEDOUT;
+            orcs__timers_remove(self->timers, timer);
+            s_dispatch(self, msg);
+            continue;
+        }
+        void *arg = timer->arg;
+        if (timer->interval_us > 0)
+            orcs__timers_reschedule(self->timers, timer,
+                                    now + timer->interval_us);
+        else
+            orcs__timers_remove(self->timers, timer);
+        if (!self->def->timer)
+            continue;
+        s_busy(self);
+        orcs_status rc = self->def->timer(self, self->state, id, arg);
+        s_busy(self);
+        if (rc != ORCS_OK)
+            s_callback_failed(self, "timer", rc);
+    }
+}
+
+static long
+s_poll_timeout_ms(orcs_actor_t *self)
+{
+    orcs__timer_t *timer = orcs__timers_first(self->timers);
+    if (!timer)
+        return -1;
+    int64_t left = timer->due_us - orcs_clock_mono_us();
+    if (left <= 0)
+        return 0;
+    return (long) ((left + 999) / 1000);
+}
+
+// Runs the loop until the actor stops or $TERM arrives. Returns true when
+// $TERM ended it.
+static bool
+s_loop(orcs_actor_t *self, zsock_t *pipe)
+{
+    zmq_pollitem_t *items = NULL;
+    size_t items_alloc = 0;
+    uint64_t msgs_in = atomic_load(&self->entry->msgs_in);
+    bool terminated = false;
+    while (!self->stop && !terminated) {
+        size_t n = 2 + (self->sub ? 1 : 0) + self->watch_count;
+        if (n > items_alloc) {
+            items_alloc = n + 8;
+            items = orcs_realloc(items, items_alloc * sizeof *items);
+        }
+        items[0] = (zmq_pollitem_t) {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
+        items[1] = (zmq_pollitem_t) {self->mailbox_raw, 0, ZMQ_POLLIN, 0};
+        size_t base = 2;
+        if (self->sub)
+            items[base++] = (zmq_pollitem_t) {zsock_resolve(self->sub), 0,
+                                              ZMQ_POLLIN, 0};
+        size_t watch_count = self->watch_count;
+        for (size_t i = 0; i < watch_count; i++) {
+            orcs__watch_t *w = &self->watches[i];
+            items[base + i] = (zmq_pollitem_t) {w->socket, w->fd, w->events,
+                                                0};
+        }
+        int rc = zmq_poll(items, (int) (base + watch_count),
+                          s_poll_timeout_ms(self));
+        if (rc < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            orcs_actor_fail(self, ORCS_EINTERNAL, "poll failed");
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv(pipe);
+            if (!command || strcmp(command, "$TERM") == 0)
+                terminated = true;
+            zstr_free(&command);
+            if (terminated)
+                break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            s_drain_mailbox(self, &msgs_in);
+        if (self->sub && !self->stop && (items[2].revents & ZMQ_POLLIN))
+            s_drain_events(self);
+        // Watches may change inside callbacks: match by fd and socket.
+        for (size_t i = 0; i < watch_count && !self->stop; i++) {
+            short revents = items[base + i].revents;
+            if (!revents)
+                continue;
+            for (size_t j = 0; j < self->watch_count; j++) {
+                orcs__watch_t w = self->watches[j];
+                if (w.fd != items[base + i].fd
+                    || w.socket != items[base + i].socket)
+                    continue;
+                s_busy(self);
+                orcs_status status = w.fn(self, self->state, w.fd, revents,
+                                          w.arg);
+                s_busy(self);
+                if (status != ORCS_OK)
+                    s_callback_failed(self, "watch", status);
+                break;
+            }
+        }
+        s_fire_timers(self);
+        if (atomic_load(&self->abandoned))
+            break;
+    }
+    free(items);
+    return terminated;
+}
+
+static void
+s_release(orcs_actor_t **self_p)
+{
+    orcs_actor_t *self = *self_p;
+    *self_p = NULL;
+    if (atomic_fetch_sub(&self->refs, 1) != 1)
+        return;
+    json_decref(self->config);
+    free(self);
+}
+
+static void
+s_close_sockets(orcs_actor_t *self)
+{
+    zhashx_destroy(&self->routes);
+    zsock_destroy(&self->pub);
+    zsock_destroy(&self->sub);
+    orcs__timers_destroy(&self->timers);
+    free(self->watches);
+    self->watches = NULL;
+    self->watch_count = self->watch_alloc = 0;
+}
+
+static void
+s_wait_term(zsock_t *pipe)
+{
+    for (;;) {
+        char *command = zstr_recv(pipe);
+        bool term = !command || strcmp(command, "$TERM") == 0;
+        zstr_free(&command);
+        if (term)
+            return;
+    }
+}
+
+static void
+s_tell_parent(orcs_actor_t *self)
+{
+    if (!self->parent[0])
+        return;
+    orcs_msg_t *msg = orcs_msg_new("$exit");
+    msg->env.kind = ORCS_MSG_EXIT;
+    msg->env.status = self->exit_status;
+    json_t *body = json_pack("{s:s, s:I}", "reason", self->exit_reason,
+                             "incarnation", (json_int_t) self->incarnation);
+    orcs_msg_set_body(msg, &body);
+    msg->env.kind = ORCS_MSG_EXIT;
+    s_send(self, self->parent, &msg, 5000);
+    orcs_msg_destroy(&msg);
+}
+
+static void
+s_actor_main(zsock_t *pipe, void *args)
+{
+    orcs_actor_t *self = args;
+    self->routes = zhashx_new();
+    zhashx_set_destructor(self->routes, s_route_destroy);
+    self->timers = orcs__timers_new();
+    self->mailbox_raw = zsock_resolve(self->mailbox);
+    void *state = NULL;
+    orcs_status rc = ORCS_OK;
+    if (self->def->init) {
+        s_busy(self);
+        rc = self->def->init(self, self->config, &state);
+        s_busy(self);
+    }
+    self->state = state;
+    if (rc == ORCS_OK && self->stop && self->exit_status != ORCS_OK)
+        rc = self->exit_status;
+    atomic_store(&self->init_status, rc);
+    if (rc != ORCS_OK) {
+        if (self->def->terminate && state)
+            self->def->terminate(self, state, rc);
+        s_close_sockets(self);
+        atomic_store(&self->abandoned, true); // the mailbox stays with the caller
+        zsock_signal(pipe, 0);
+        s_wait_term(pipe);
+        s_release(&self);
+        return;
+    }
+    atomic_store(&self->entry->state, ORCS__STATE_RUNNING);
+    zsock_signal(pipe, 0);
+
+    bool terminated = s_loop(self, pipe);
+    bool abandoned = atomic_load(&self->abandoned);
+    if (abandoned)
+        terminated = true; // no one waits for this incarnation any more
+    orcs_status reason = terminated ? ORCS_ESHUTDOWN : self->exit_status;
+    if (self->def->terminate)
+        self->def->terminate(self, self->state, reason);
+    if (!terminated && !abandoned) {
+        atomic_store(&self->entry->state, reason == ORCS_OK
+                                              ? ORCS__STATE_STOPPED
+                                              : ORCS__STATE_FAILED);
+        if (reason != ORCS_OK)
+            orcs__dir_set_error(orcs__node_dir(self->node), self->entry,
+                                self->exit_reason);
+        s_tell_parent(self);
+    }
+    s_close_sockets(self);
+    if (!terminated)
+        s_wait_term(pipe);
+    // See orcs__actor_halt: if the supervisor gave up first, the mailbox
+    // is ours to close.
+    if (atomic_exchange(&self->abandoned, true))
+        zsock_destroy(&self->mailbox);
+    s_release(&self);
+}
+
+orcs_status
+orcs__actor_spawn(orcs_node_t *node, const orcs__spawn_opts_t *opts,
+                  orcs_actor_t **actor_p, char *err, size_t err_size)
+{
+    *actor_p = NULL;
+    orcs_actor_t *self = orcs_calloc(1, sizeof *self);
+    self->node = node;
+    self->def = opts->def;
+    self->config = opts->config ? json_deep_copy(opts->config) : json_object();
+    self->entry = opts->entry;
+    snprintf(self->name, sizeof self->name, "%s", opts->name);
+    snprintf(self->parent, sizeof self->parent, "%s",
+             opts->parent ? opts->parent : "");
+    self->incarnation = opts->incarnation;
+    self->mailbox = opts->mailbox;
+    self->send_timeout_ms = orcs__node_send_timeout_ms(node);
+    atomic_init(&self->refs, 2);
+    atomic_store(&opts->entry->incarnation, opts->incarnation);
+    self->zactor = zactor_new(s_actor_main, self);
+    orcs_status rc = (orcs_status) atomic_load(&self->init_status);
+    if (rc != ORCS_OK) {
+        snprintf(err, err_size, "%s", self->exit_reason[0]
+                                          ? self->exit_reason
+                                          : orcs_status_str(rc));
+        zactor_destroy(&self->zactor);
+        s_release(&self);
+        return rc;
+    }
+    *actor_p = self;
+    return ORCS_OK;
+}
+
+orcs_status
+orcs__actor_halt(orcs_actor_t **actor_p, int timeout_ms)
+{
+    orcs_actor_t *self = *actor_p;
+    if (!self)
+        return ORCS_OK;
+    *actor_p = NULL;
+    // zactor_destroy sends $TERM and waits for the thread's last signal for
+    // at most the pipe's receive timeout.
+    zsock_set_rcvtimeo(zactor_sock(self->zactor), timeout_ms);
+    zactor_destroy(&self->zactor);
+    // Whoever sets `abandoned` first hands the mailbox to the other: when
+    // the thread finished, it set it and the mailbox is ours again.
+    bool finished = atomic_exchange(&self->abandoned, true);
+    if (!finished)
+        orcs_log_error("actor",
+                       "thread did not stop in time and is abandoned "
+                       "name=%s wait_ms=%d",
+                       self->name, timeout_ms);
+    s_release(&self);
+    return finished ? ORCS_OK : ORCS_ETIMEDOUT;
+}
+
+uint64_t
+orcs__actor_busy_seq(orcs_actor_t *actor)
+{
+    return atomic_load_explicit(&actor->busy_seq, memory_order_relaxed);
+}
+
+orcs_status
+orcs__mailbox_new(orcs_node_t *node, const char *name, int bound, bool ipc,
+                  zsock_t **mailbox_p, char *endpoint, size_t size)
+{
+    zsock_t *sock = zsock_new(ZMQ_PULL);
+    zsock_set_linger(sock, 0);
+    zsock_set_rcvhwm(sock, bound > 0 ? bound : 1000);
+    if (ipc) {
+        zsock_set_maxmsgsize(sock, orcs__node_max_message_bytes(node));
+        snprintf(endpoint, size, "ipc://@orcs.%d.%s.%llu", (int) getpid(),
+                 name, (unsigned long long) orcs__node_unique(node));
+    } else {
+        snprintf(endpoint, size, "inproc://orcs.%s.%llu", name,
+                 (unsigned long long) orcs__node_unique(node));
+    }
+    if (zsock_bind(sock, "%s", endpoint) < 0) {
+        zsock_destroy(&sock);
+        return ORCS_EIO;
+    }
+    *mailbox_p = sock;
+    return ORCS_OK;
+}
+
+// ---- the blocking client
+
+orcs_client_t *
+orcs_client_new(orcs_node_t *node)
+{
+    char name[ORCS_ACTOR_NAME_MAX + 1];
+    snprintf(name, sizeof name, "client.%llu",
+             (unsigned long long) orcs__node_unique(node));
+    return orcs__client_new_named(node, name);
+}
+
+orcs_client_t *
+orcs__client_new_named(orcs_node_t *node, const char *name)
+{
+    orcs_client_t *self = orcs_calloc(1, sizeof *self);
+    orcs_actor_t *a = &self->actor;
+    a->node = node;
+    a->is_client = true;
+    a->send_timeout_ms = orcs__node_send_timeout_ms(node);
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->entry = orcs__dir_get(orcs__node_dir(node), a->name, true);
+    a->entry->is_client = true;
+    a->entry->mailbox_bound = 100000;
+    char endpoint[160];
+    orcs_status rc = orcs__mailbox_new(node, a->name, 100000, false,
+                                       &a->mailbox, endpoint, sizeof endpoint);
+    orcs_assert(rc == ORCS_OK);
+    a->mailbox_raw = zsock_resolve(a->mailbox);
+    a->routes = zhashx_new();
+    zhashx_set_destructor(a->routes, s_route_destroy);
+    a->timers = orcs__timers_new();
+    a->inbox = zlist_new();
+    atomic_store(&a->entry->state, ORCS__STATE_RUNNING);
+    orcs__dir_set_endpoint(orcs__node_dir(node), a->entry, endpoint);
+    return self;
+}
+
+void
+orcs_client_destroy(orcs_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    orcs_client_t *self = *self_p;
+    orcs_actor_t *a = &self->actor;
+    orcs__dir_remove(orcs__node_dir(a->node), a->entry);
+    orcs_msg_t *msg;
+    while ((msg = zlist_pop(a->inbox)))
+        orcs_msg_destroy(&msg);
+    zlist_destroy(&a->inbox);
+    s_close_sockets(a);
+    zsock_destroy(&a->mailbox);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+orcs_client_name(const orcs_client_t *self)
+{
+    return self->actor.name;
+}
+
+orcs_status
+orcs_client_send(orcs_client_t *self, const char *to, orcs_msg_t **msg_p,
+                 int timeout_ms)
+{
+    orcs_assert(self && to && msg_p && *msg_p);
+    (*msg_p)->env.kind = ORCS_MSG_SEND;
+    return s_send(&self->actor, to, msg_p, timeout_ms);
+}
+
+// Receives from the mailbox or the event socket, waiting up to timeout_ms.
+static orcs_status
+s_client_wait(orcs_client_t *self, int timeout_ms, orcs_msg_t **msg_p)
+{
+    orcs_actor_t *a = &self->actor;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX
+                                      : orcs_clock_mono_us()
+                                            + (int64_t) timeout_ms * 1000;
+    uint64_t msgs_in = atomic_load(&a->entry->msgs_in);
+    for (;;) {
+        zmq_pollitem_t items[2] = {{a->mailbox_raw, 0, ZMQ_POLLIN, 0},
+                                   {a->sub ? zsock_resolve(a->sub) : NULL, 0,
+                                    ZMQ_POLLIN, 0}};
+        int64_t left = deadline - orcs_clock_mono_us();
+        if (left < 0)
+            left = 0;
+        long wait = deadline == INT64_MAX ? -1 : (long) ((left + 999) / 1000);
+        int rc = zmq_poll(items, a->sub ? 2 : 1, wait);
+        if (rc < 0 && zmq_errno() != EINTR)
+            return ORCS_ECLOSED;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            orcs_status status = orcs__msg_recv(a->mailbox_raw, ZMQ_DONTWAIT,
+                                                msg_p);
+            if (status == ORCS_OK) {
+                s_count_in(a, *msg_p, &msgs_in);
+                return ORCS_OK;
+            }
+            if (status != ORCS_EAGAIN)
+                orcs__malformed(a->node, a->entry, a->name, status);
+        }
+        if (rc > 0 && a->sub && (items[1].revents & ZMQ_POLLIN)) {
+            orcs_status status = s_recv_event(a, msg_p);
+            if (status == ORCS_OK)
+                return ORCS_OK;
+        }
+        if (orcs_clock_mono_us() >= deadline)
+            return ORCS_ETIMEDOUT;
+    }
+}
+
+orcs_status
+orcs_client_ask(orcs_client_t *self, const char *to, orcs_msg_t **msg_p,
+                int timeout_ms, orcs_msg_t **reply_p)
+{
+    orcs_assert(self && reply_p);
+    *reply_p = NULL;
+    uint64_t id = 0;
+    int64_t start = orcs_clock_mono_us();
+    orcs_status rc = orcs_actor_ask(&self->actor, to, msg_p, timeout_ms, &id);
+    if (rc != ORCS_OK)
+        return rc;
+    for (;;) {
+        int64_t left_ms = timeout_ms
+                        - (orcs_clock_mono_us() - start) / 1000;
+        orcs_msg_t *msg = NULL;
+        rc = s_client_wait(self, left_ms > 0 ? (int) left_ms : 0, &msg);
+        if (rc != ORCS_OK)
+            return rc;
+        if (msg->env.kind == ORCS_MSG_REPLY && msg->env.correlation_id == id) {
+            *reply_p = msg;
+            return ORCS_OK;
+        }
+        if (msg->env.kind == ORCS_MSG_REPLY)
+            orcs_msg_destroy(&msg); // a late reply to an earlier ask
+        else
+            zlist_append(self->actor.inbox, msg);
+    }
+}
+
+orcs_status
+orcs_client_recv(orcs_client_t *self, int timeout_ms, orcs_msg_t **msg_p)
+{
+    orcs_assert(self && msg_p);
+    *msg_p = zlist_pop(self->actor.inbox);
+    if (*msg_p)
+        return ORCS_OK;
+    return s_client_wait(self, timeout_ms, msg_p);
+}
+
+orcs_status
+orcs_client_subscribe(orcs_client_t *self, const char *prefix)
+{
+    return orcs_actor_subscribe(&self->actor, prefix);
+}

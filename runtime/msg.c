@@ -1,0 +1,402 @@
+/*  msg.c — messages: header accessors, lazy body, wire frames.
+    SPDX-License-Identifier: MPL-2.0 */
+#include "orcs/msg.h"
+
+#include <string.h>
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "internal.h"
+
+orcs_status
+orcs__field_set(char *field, size_t size, const char *value)
+{
+    size_t n = strlen(value);
+    if (n >= size)
+        return ORCS_ETOOBIG;
+    memcpy(field, value, n + 1);
+    return ORCS_OK;
+}
+
+orcs_msg_t *
+orcs_msg_new(const char *type)
+{
+    orcs_msg_t *self = orcs_calloc(1, sizeof *self);
+    self->env.version = ORCS_WIRE_VERSION;
+    self->body_is_null = true;
+    if (type)
+        snprintf(self->env.type, sizeof self->env.type, "%s", type);
+    return self;
+}
+
+orcs_msg_t *
+orcs_msg_new_json(const char *type, const json_t *doc)
+{
+    orcs_msg_t *self = orcs_msg_new(type);
+    if (doc) {
+        json_t *copy = json_deep_copy(doc);
+        orcs_msg_set_body(self, &copy);
+    }
+    return self;
+}
+
+static void
+s_body_clear(orcs_msg_t *self)
+{
+    json_decref(self->body);
+    self->body = NULL;
+    free(self->raw);
+    self->raw = NULL;
+    self->raw_size = 0;
+    if (self->has_frame) {
+        zmq_msg_close(&self->frame);
+        self->has_frame = false;
+    }
+    self->body_is_null = true;
+}
+
+void
+orcs_msg_destroy(orcs_msg_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    orcs_msg_t *self = *self_p;
+    s_body_clear(self);
+    free(self);
+    *self_p = NULL;
+}
+
+orcs_msg_t *
+orcs_msg_dup(const orcs_msg_t *self)
+{
+    orcs_msg_t *copy = orcs_msg_new(NULL);
+    copy->env = self->env;
+    if (self->body) {
+        copy->body = json_deep_copy(self->body);
+        copy->body_is_null = false;
+    } else if (self->raw) {
+        orcs_msg_set_body_raw(copy, self->raw, self->raw_size);
+    } else if (self->has_frame) {
+        zmq_msg_t *frame = (zmq_msg_t *) &self->frame;
+        orcs_msg_set_body_raw(copy, zmq_msg_data(frame), zmq_msg_size(frame));
+    }
+    return copy;
+}
+
+const char *
+orcs_msg_type(const orcs_msg_t *self)
+{
+    return self->env.type;
+}
+
+orcs_msg_kind
+orcs_msg_kind_of(const orcs_msg_t *self)
+{
+    return (orcs_msg_kind) self->env.kind;
+}
+
+const char *
+orcs_msg_from(const orcs_msg_t *self)
+{
+    return self->env.from;
+}
+
+const char *
+orcs_msg_to(const orcs_msg_t *self)
+{
+    return self->env.to;
+}
+
+uint64_t
+orcs_msg_correlation_id(const orcs_msg_t *self)
+{
+    return self->env.correlation_id;
+}
+
+const char *
+orcs_msg_run_id(const orcs_msg_t *self)
+{
+    return self->env.run_id;
+}
+
+const char *
+orcs_msg_topic(const orcs_msg_t *self)
+{
+    return self->env.topic;
+}
+
+int64_t
+orcs_msg_deadline_us(const orcs_msg_t *self)
+{
+    return self->env.deadline_us;
+}
+
+uint32_t
+orcs_msg_flags(const orcs_msg_t *self)
+{
+    return self->env.flags;
+}
+
+orcs_status
+orcs_msg_status(const orcs_msg_t *self)
+{
+    return (orcs_status) self->env.status;
+}
+
+uint32_t
+orcs_msg_incarnation(const orcs_msg_t *self)
+{
+    return self->env.incarnation;
+}
+
+bool
+orcs_msg_trace(const orcs_msg_t *self, uint8_t trace_id[16],
+               uint8_t span_id[8])
+{
+    memset(trace_id, 0, 16);
+    memset(span_id, 0, 8);
+    memcpy(trace_id, self->env.trace_id.bytes, self->env.trace_id.size);
+    memcpy(span_id, self->env.span_id.bytes, self->env.span_id.size);
+    return self->env.trace_id.size == 16;
+}
+
+orcs_status
+orcs_msg_set_type(orcs_msg_t *self, const char *type)
+{
+    return orcs__field_set(self->env.type, sizeof self->env.type, type);
+}
+
+orcs_status
+orcs_msg_set_run_id(orcs_msg_t *self, const char *run_id)
+{
+    return orcs__field_set(self->env.run_id, sizeof self->env.run_id, run_id);
+}
+
+orcs_status
+orcs_msg_set_topic(orcs_msg_t *self, const char *topic)
+{
+    return orcs__field_set(self->env.topic, sizeof self->env.topic, topic);
+}
+
+void
+orcs_msg_set_deadline_us(orcs_msg_t *self, int64_t deadline_us)
+{
+    self->env.deadline_us = deadline_us;
+}
+
+void
+orcs_msg_set_flags(orcs_msg_t *self, uint32_t flags)
+{
+    self->env.flags = flags;
+}
+
+void
+orcs_msg_set_status(orcs_msg_t *self, orcs_status status)
+{
+    self->env.status = (int32_t) status;
+}
+
+void
+orcs_msg_set_trace(orcs_msg_t *self, const uint8_t trace_id[16],
+                   const uint8_t span_id[8])
+{
+    memcpy(self->env.trace_id.bytes, trace_id, 16);
+    self->env.trace_id.size = 16;
+    memcpy(self->env.span_id.bytes, span_id, 8);
+    self->env.span_id.size = 8;
+}
+
+void
+orcs_msg_set_body(orcs_msg_t *self, json_t **body_p)
+{
+    s_body_clear(self);
+    if (body_p && *body_p) {
+        self->body = *body_p;
+        self->body_is_null = false;
+        *body_p = NULL;
+    }
+}
+
+void
+orcs_msg_set_body_raw(orcs_msg_t *self, const void *data, size_t size)
+{
+    s_body_clear(self);
+    self->raw = orcs_malloc(size);
+    if (size)
+        memcpy(self->raw, data, size);
+    self->raw_size = size;
+    self->body_is_null = false;
+}
+
+static const uint8_t *
+s_encoded(orcs_msg_t *self, size_t *size_p)
+{
+    static const uint8_t nil = 0xc0;
+    if (self->has_frame) {
+        *size_p = zmq_msg_size(&self->frame);
+        return zmq_msg_data(&self->frame);
+    }
+    if (self->raw) {
+        *size_p = self->raw_size;
+        return self->raw;
+    }
+    if (self->body) {
+        uint8_t *data = NULL;
+        size_t size = 0;
+        if (orcs_doc_encode(self->body, &data, &size) == ORCS_OK) {
+            self->raw = data;
+            self->raw_size = size;
+            *size_p = size;
+            return data;
+        }
+    }
+    *size_p = 1;
+    return &nil;
+}
+
+const uint8_t *
+orcs_msg_body_raw(orcs_msg_t *self, size_t *size_p)
+{
+    return s_encoded(self, size_p);
+}
+
+orcs_status
+orcs_msg_body(orcs_msg_t *self, const json_t **body_p)
+{
+    *body_p = NULL;
+    if (self->body) {
+        *body_p = self->body;
+        return ORCS_OK;
+    }
+    if (self->body_is_null && !self->has_frame && !self->raw) {
+        self->body = json_null();
+        self->body_is_null = false;
+        *body_p = self->body;
+        return ORCS_OK;
+    }
+    size_t size = 0;
+    const uint8_t *data = s_encoded(self, &size);
+    json_t *doc = NULL;
+    orcs_status rc = orcs_doc_decode(data, size, NULL, &doc);
+    if (rc != ORCS_OK)
+        return rc;
+    self->body = doc;
+    *body_p = doc;
+    return ORCS_OK;
+}
+
+orcs_status
+orcs_msg_take_body(orcs_msg_t *self, json_t **body_p)
+{
+    const json_t *body = NULL;
+    *body_p = NULL;
+    orcs_status rc = orcs_msg_body(self, &body);
+    if (rc != ORCS_OK)
+        return rc;
+    *body_p = self->body;
+    self->body = NULL;
+    s_body_clear(self);
+    return ORCS_OK;
+}
+
+// ---- wire
+
+size_t
+orcs__envelope_encode(const Envelope *env, uint8_t *buf, size_t size)
+{
+    pb_ostream_t out = pb_ostream_from_buffer(buf, size);
+    if (!pb_encode(&out, Envelope_fields, env))
+        return 0;
+    return out.bytes_written;
+}
+
+orcs_status
+orcs__envelope_decode(const uint8_t *data, size_t size, Envelope *env)
+{
+    if (size > ORCS_MSG_HEADER_MAX)
+        return ORCS_EPROTO;
+    memset(env, 0, sizeof *env);
+    pb_istream_t in = pb_istream_from_buffer(data, size);
+    if (!pb_decode(&in, Envelope_fields, env))
+        return ORCS_EPROTO;
+    if (env->version != ORCS_WIRE_VERSION)
+        return ORCS_EPROTO;
+    // nanopb NUL-terminates strings, but a peer may embed NULs: harmless.
+    return ORCS_OK;
+}
+
+orcs_status
+orcs__msg_send(orcs_msg_t *msg, void *socket, int flags)
+{
+    uint8_t header[ORCS_MSG_HEADER_MAX];
+    size_t header_size = orcs__envelope_encode(&msg->env, header,
+                                               sizeof header);
+    if (header_size == 0)
+        return ORCS_ETOOBIG;
+    size_t body_size = 0;
+    const uint8_t *body = s_encoded(msg, &body_size);
+    if (zmq_send(socket, header, header_size, flags | ZMQ_SNDMORE) < 0) {
+        if (zmq_errno() == EAGAIN)
+            return ORCS_EAGAIN;
+        if (zmq_errno() == EMSGSIZE)
+            return ORCS_ETOOBIG;
+        return ORCS_ECLOSED;
+    }
+    // Once the first frame is queued, the rest of the message is too.
+    if (zmq_send(socket, body, body_size, flags & ~ZMQ_DONTWAIT) < 0)
+        return ORCS_ECLOSED;
+    return ORCS_OK;
+}
+
+static void
+s_drain(void *socket)
+{
+    int more = 1;
+    size_t len = sizeof more;
+    while (zmq_getsockopt(socket, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        int rc = zmq_msg_recv(&part, socket, 0);
+        zmq_msg_close(&part);
+        if (rc < 0)
+            break;
+    }
+}
+
+orcs_status
+orcs__msg_recv(void *socket, int flags, orcs_msg_t **msg_p)
+{
+    *msg_p = NULL;
+    zmq_msg_t head;
+    zmq_msg_init(&head);
+    if (zmq_msg_recv(&head, socket, flags) < 0) {
+        zmq_msg_close(&head);
+        return zmq_errno() == EAGAIN ? ORCS_EAGAIN : ORCS_ECLOSED;
+    }
+    if (!zmq_msg_more(&head)) {
+        zmq_msg_close(&head);
+        return ORCS_EPROTO;
+    }
+    orcs_msg_t *msg = orcs_calloc(1, sizeof *msg);
+    orcs_status rc = orcs__envelope_decode(zmq_msg_data(&head),
+                                           zmq_msg_size(&head), &msg->env);
+    zmq_msg_close(&head);
+    zmq_msg_init(&msg->frame);
+    msg->has_frame = true;
+    if (zmq_msg_recv(&msg->frame, socket, 0) < 0) {
+        orcs_msg_destroy(&msg);
+        return ORCS_EPROTO;
+    }
+    msg->body_is_null = false;
+    if (zmq_msg_more(&msg->frame)) {
+        s_drain(socket);
+        rc = ORCS_EPROTO;
+    }
+    if (rc != ORCS_OK) {
+        orcs_msg_destroy(&msg);
+        return rc;
+    }
+    *msg_p = msg;
+    return ORCS_OK;
+}
