@@ -4,7 +4,8 @@
       (reply {incarnation, pid, t_us}), "fail" (the callback returns
       EFAILED), "fail_call" (orcs_actor_fail), "stop" (normal stop),
       "crash" (segfault: run it with `process: true`), "hang" (blocks for
-      body.ms, to trip a heartbeat), "die" (replies {t_us} then fails);
+      body.ms, to trip a heartbeat), "die" (replies {t_us} then fails),
+      "publish" (publishes its body on body.topic);
       anything else is echoed back. Config: {"fail_init": true} makes init
       fail.
     - `flaky` ticks every `tick_ms` (200) and fails after `fail_every` (10)
@@ -79,6 +80,17 @@ s_echo_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         struct timespec ts = {(time_t) (ms / 1000), (long) (ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         return ORCS_OK;
+    }
+    if (strcmp(type, "publish") == 0) {
+        const json_t *body = NULL;
+        if (orcs_msg_body(msg, &body) != ORCS_OK)
+            return ORCS_OK;
+        const char *topic = json_string_value(json_object_get(body, "topic"));
+        json_t *event = json_deep_copy(body);
+        orcs_status rc = orcs_actor_publish(actor, topic ? topic : "echo",
+                                            &event);
+        return s_reply(actor, msg, json_pack("{s:s}", "published",
+                                             orcs_status_name(rc)));
     }
     if (strcmp(type, "die") == 0) {
         s_reply(actor, msg,

@@ -755,8 +755,10 @@ s_actor_main(zsock_t *pipe, void *args)
         s_wait_term(pipe);
     // See orcs__actor_halt: if the supervisor gave up first, the mailbox
     // is ours to close.
-    if (atomic_exchange(&self->abandoned, true))
+    if (atomic_exchange(&self->abandoned, true)) {
         zsock_destroy(&self->mailbox);
+        orcs__sys_abandoned_add(-1);
+    }
     s_release(&self);
 }
 
@@ -806,6 +808,8 @@ orcs__actor_halt(orcs_actor_t **actor_p, int timeout_ms)
     // Whoever sets `abandoned` first hands the mailbox to the other: when
     // the thread finished, it set it and the mailbox is ours again.
     bool finished = atomic_exchange(&self->abandoned, true);
+    if (!finished)
+        orcs__sys_abandoned_add(1);
     if (!finished)
         orcs_log_error("actor",
                        "thread did not stop in time and is abandoned "

@@ -257,6 +257,9 @@ size_t orcs__timers_size(orcs__timers_t *self);
 void orcs__sys_catch_signals(int fd);
 // Restores the default handlers.
 void orcs__sys_release_signals(void);
+// Counts abandoned (hung) actor threads that have not returned yet.
+void orcs__sys_abandoned_add(int delta);
+int orcs__sys_abandoned(void);
 
 // ---- node internals (node.c)
 

@@ -555,6 +555,10 @@ orcs_node_stop(orcs_node_t *self)
     orcs__actor_halt(&self->system, 60000);
     zsock_destroy(&self->system_mailbox);
     orcs_client_destroy(&self->inbox);
+    // Give hung threads that were abandoned a chance to return and close
+    // their sockets before the bus and context go.
+    for (int i = 0; i < 1000 && orcs__sys_abandoned() > 0; i++)
+        zclock_sleep(10);
     zactor_destroy(&self->bus);
     if (self->stop_pipe[0] >= 0) {
         close(self->stop_pipe[0]);

@@ -594,10 +594,41 @@ s_sup_init(orcs_actor_t *actor, const json_t *config, void **state_p)
     return ORCS_OK;
 }
 
+// Answers $which_children (OTP which_children): every member with its
+// incarnation, state and restarts.
+static orcs_status
+s_which_children(s_sup_t *sup, orcs_msg_t *msg)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < sup->count; i++) {
+        s_child_t *child = sup->children[i];
+        for (size_t j = 0; j < child->member_count; j++) {
+            s_member_t *m = &child->members[j];
+            json_array_append_new(
+                list,
+                json_pack("{s:s, s:s, s:i, s:b, s:s, s:i}", "name", m->name,
+                          "child", child->name, "incarnation",
+                          (int) m->incarnation, "running", m->running,
+                          "state",
+                          orcs__state_name(atomic_load(&m->entry->state)),
+                          "restarts",
+                          (int) atomic_load(&m->entry->restarts)));
+        }
+    }
+    json_t *body = json_pack("{s:o}", "children", list);
+    orcs_msg_t *reply = orcs_msg_new(NULL);
+    orcs_msg_set_body(reply, &body);
+    orcs_actor_reply(sup->self, msg, &reply);
+    orcs_msg_destroy(&reply);
+    return ORCS_OK;
+}
+
 // Handles $start_child and $stop_child asks (orcs_node_start_child).
 static orcs_status
 s_sup_request(s_sup_t *sup, orcs_msg_t *msg)
 {
+    if (strcmp(orcs_msg_type(msg), "$which_children") == 0)
+        return s_which_children(sup, msg);
     const json_t *body = NULL;
     orcs_status rc = orcs_msg_body(msg, &body);
     char err[512] = "";

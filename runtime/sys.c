@@ -15,12 +15,26 @@
 #include <czmq.h>
 
 #include "orcs/log.h"
+#include "internal.h"
 
 static atomic_int s_log_level = ORCS_LOG_WARN;
 static orcs_log_sink_fn *s_log_sink;
 static void *s_log_sink_arg;
 static atomic_bool s_initialised;
 static volatile sig_atomic_t s_signal_fd = -1;
+static atomic_int s_abandoned; // hung threads still running
+
+void
+orcs__sys_abandoned_add(int delta)
+{
+    atomic_fetch_add(&s_abandoned, delta);
+}
+
+int
+orcs__sys_abandoned(void)
+{
+    return atomic_load(&s_abandoned);
+}
 
 static void
 s_on_signal(int sig)
@@ -79,8 +93,17 @@ orcs_runtime_init(void)
 void
 orcs_runtime_shutdown(void)
 {
-    if (atomic_exchange(&s_initialised, false))
-        zsys_shutdown();
+    if (!atomic_exchange(&s_initialised, false))
+        return;
+    // A hung thread that never returned still owns sockets; terminating
+    // the context would wait for it forever (see docs/supervision.md).
+    if (orcs__sys_abandoned() > 0) {
+        orcs_log_error("sys", "skipping context shutdown: %d hung actor "
+                              "threads never returned",
+                       orcs__sys_abandoned());
+        return;
+    }
+    zsys_shutdown();
 }
 
 void *
