@@ -140,6 +140,28 @@ orcs__dir_remove(orcs__dir_t *self, orcs__entry_t *entry)
     pthread_mutex_unlock(&self->lock);
 }
 
+void
+orcs__dir_remove_tree(orcs__dir_t *self, const char *supervisor)
+{
+    zlist_t *names = zlist_new();
+    zlist_autofree(names);
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->count; i++) {
+        orcs__entry_t *e = self->entries[i];
+        if (!e->removed && strcmp(e->supervisor, supervisor) == 0) {
+            e->removed = true;
+            e->endpoint[0] = 0;
+            atomic_store(&e->state, ORCS__STATE_STOPPED);
+            atomic_fetch_add(&e->generation, 1);
+            zlist_append(names, e->name);
+        }
+    }
+    pthread_mutex_unlock(&self->lock);
+    for (char *name = zlist_first(names); name; name = zlist_next(names))
+        orcs__dir_remove_tree(self, name);
+    zlist_destroy(&names);
+}
+
 static int
 s_by_order(const void *a, const void *b)
 {

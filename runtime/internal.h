@@ -117,6 +117,9 @@ void orcs__dir_set_error(orcs__dir_t *self, orcs__entry_t *entry,
 // Marks an entry removed (its name may be reused).
 void orcs__dir_remove(orcs__dir_t *self, orcs__entry_t *entry);
 
+// Marks every entry under a supervisor removed, recursively.
+void orcs__dir_remove_tree(orcs__dir_t *self, const char *supervisor);
+
 // JSON array of entries in start order (no clients, no removed ones).
 json_t *orcs__dir_status(orcs__dir_t *self);
 

@@ -303,9 +303,7 @@ s_child_delete(s_sup_t *sup, size_t index)
     s_child_t *child = sup->children[index];
     s_child_stop(sup, child);
     orcs__dir_t *dir = orcs__node_dir(sup->node);
-    for (size_t i = 0; i < child->member_count; i++)
-        if (child->members[i].entry != child->entry)
-            orcs__dir_remove(dir, child->members[i].entry);
+    orcs__dir_remove_tree(dir, child->name); // pool members, or a subtree
     orcs__dir_remove(dir, child->entry);
     s_child_destroy(&child);
     memmove(&sup->children[index], &sup->children[index + 1],
