@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -834,11 +835,11 @@ orcs__mailbox_new(orcs_node_t *node, const char *name, int bound, bool ipc,
     zsock_set_rcvhwm(sock, bound > 0 ? bound : 1000);
     if (ipc) {
         zsock_set_maxmsgsize(sock, orcs__node_max_message_bytes(node));
-        snprintf(endpoint, size, "ipc://@orcs.%d.%s.%llu", (int) getpid(),
-                 name, (unsigned long long) orcs__node_unique(node));
+        snprintf(endpoint, size, "ipc://@orcs.%d.%s.%u", (int) getpid(),
+                 name, orcs__sys_next_id());
     } else {
-        snprintf(endpoint, size, "inproc://orcs.%s.%llu", name,
-                 (unsigned long long) orcs__node_unique(node));
+        snprintf(endpoint, size, "inproc://orcs.%s.%u", name,
+                 orcs__sys_next_id());
     }
     if (zsock_bind(sock, "%s", endpoint) < 0) {
         zsock_destroy(&sock);
@@ -853,8 +854,10 @@ orcs__mailbox_new(orcs_node_t *node, const char *name, int bound, bool ipc,
 orcs_client_t *
 orcs_client_new(orcs_node_t *node)
 {
+    // Names must not repeat across the processes of a node (children in
+    // their own processes route replies by name).
     char name[ORCS_ACTOR_NAME_MAX + 1];
-    snprintf(name, sizeof name, "client.%llu",
+    snprintf(name, sizeof name, "client.%d.%llu", (int) getpid(),
              (unsigned long long) orcs__node_unique(node));
     return orcs__client_new_named(node, name);
 }
@@ -874,7 +877,7 @@ orcs__client_new_named(orcs_node_t *node, const char *name)
     char endpoint[160];
     orcs_status rc = orcs__mailbox_new(node, a->name, 100000, false,
                                        &a->mailbox, endpoint, sizeof endpoint);
-    orcs_assert(rc == ORCS_OK);
+    orcs_assert(rc == ORCS_OK); // inproc names are unique in the process
     a->mailbox_raw = zsock_resolve(a->mailbox);
     a->routes = zhashx_new();
     zhashx_set_destructor(a->routes, s_route_destroy);

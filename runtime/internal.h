@@ -260,6 +260,11 @@ size_t orcs__timers_size(orcs__timers_t *self);
 void orcs__sys_catch_signals(int fd);
 // Restores the default handlers.
 void orcs__sys_release_signals(void);
+// Sets czmq's socket limit; only a change reaches czmq (which aborts when
+// sockets already exist), so set it from config before the first node.
+void orcs__sys_set_max_sockets(size_t count);
+// A process-wide counter, for endpoint names that must not repeat.
+unsigned orcs__sys_next_id(void);
 // Counts abandoned (hung) actor threads that have not returned yet.
 void orcs__sys_abandoned_add(int delta);
 int orcs__sys_abandoned(void);

@@ -144,7 +144,7 @@ orcs_node_configure(orcs_node_t *self, const json_t *config,
     self->send_timeout_ms = s_limit(copy, "send_timeout_ms", 5000);
     self->max_message_bytes = s_limit(copy, "max_message_bytes",
                                       16 * 1024 * 1024);
-    zsys_set_max_sockets((size_t) s_limit(copy, "max_sockets", 16384));
+    orcs__sys_set_max_sockets((size_t) s_limit(copy, "max_sockets", 16384));
     const char *level = json_string_value(json_object_get(copy, "log_level"));
     if (level) {
         static const char *const levels[] = {"error", "warn", "info", "debug"};
@@ -152,12 +152,15 @@ orcs_node_configure(orcs_node_t *self, const json_t *config,
             if (strcmp(level, levels[i]) == 0)
                 orcs_log_level_set((orcs_log_level) i);
     }
-    snprintf(self->bus_in, sizeof self->bus_in, "inproc://orcs.%d.bus.in",
-             (int) getpid());
-    snprintf(self->bus_out, sizeof self->bus_out, "inproc://orcs.%d.bus.out",
-             (int) getpid());
-    snprintf(self->link, sizeof self->link, "ipc://@orcs.%d.link",
-             (int) getpid());
+    // inproc endpoints are released asynchronously when their socket
+    // closes: every node of a process gets names of its own.
+    unsigned id = orcs__sys_next_id();
+    snprintf(self->bus_in, sizeof self->bus_in, "inproc://orcs.%u.bus.in",
+             id);
+    snprintf(self->bus_out, sizeof self->bus_out, "inproc://orcs.%u.bus.out",
+             id);
+    snprintf(self->link, sizeof self->link, "ipc://@orcs.%d.%u.link",
+             (int) getpid(), id);
     return ORCS_OK;
 }
 

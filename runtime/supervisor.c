@@ -207,9 +207,8 @@ s_member_start(s_sup_t *sup, s_member_t *m, char *err, size_t err_size)
     m->seen_at = 0;
     if (child->process) {
         if (!m->endpoint[0]) {
-            snprintf(m->endpoint, sizeof m->endpoint, "ipc://@orcs.%d.%s.%llu",
-                     (int) getpid(), m->name,
-                     (unsigned long long) orcs__node_unique(sup->node));
+            snprintf(m->endpoint, sizeof m->endpoint, "ipc://@orcs.%d.%s.%u",
+                     (int) getpid(), m->name, orcs__sys_next_id());
             orcs__dir_set_endpoint(dir, m->entry, m->endpoint);
         }
         rc = orcs__proc_spawn(sup->node, m->name, child->kind, child->config,

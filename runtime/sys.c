@@ -23,6 +23,26 @@ static void *s_log_sink_arg;
 static atomic_bool s_initialised;
 static volatile sig_atomic_t s_signal_fd = -1;
 static atomic_int s_abandoned; // hung threads still running
+static atomic_uint s_next_id;  // process-wide ids (node endpoints)
+
+static size_t s_max_sockets = 16384; // what zsys was last told
+
+void
+orcs__sys_set_max_sockets(size_t count)
+{
+    // czmq aborts when the limit changes while sockets exist, so only a
+    // change is applied: a node's config sets it before any socket.
+    if (count == s_max_sockets)
+        return;
+    s_max_sockets = count;
+    zsys_set_max_sockets(count);
+}
+
+unsigned
+orcs__sys_next_id(void)
+{
+    return atomic_fetch_add(&s_next_id, 1) + 1;
+}
 
 void
 orcs__sys_abandoned_add(int delta)
@@ -76,7 +96,7 @@ orcs_runtime_init(void)
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
     zsys_set_linger(0);
-    zsys_set_max_sockets(16384);
+    zsys_set_max_sockets(s_max_sockets);
     zsys_init();
     const char *level = getenv("ORCS_LOG");
     if (level) {

@@ -76,8 +76,11 @@ typedef struct {
     orcs_actor_terminate_fn *terminate; // may be NULL
 } orcs_actor_def_t;
 
-// The symbol a plug-in .so exports.
+// The symbol a plug-in .so exports, and the attribute that exports it
+// even when the plug-in is built with -fvisibility=hidden:
+//   ORCS_PLUGIN_EXPORT const orcs_actor_def_t *orcs_actor_plugin(void);
 #define ORCS_ACTOR_PLUGIN_SYMBOL "orcs_actor_plugin"
+#define ORCS_PLUGIN_EXPORT       __attribute__((visibility("default")))
 typedef const orcs_actor_def_t *(orcs_actor_plugin_fn)(void);
 
 // Called when a watched file descriptor is ready (events: ZMQ_POLLIN,

@@ -108,7 +108,7 @@ ORCS_EXPORT const char *orcs_node_error(orcs_node_t *self,
 // ---- Blocking helpers for code outside actors (CLI, tests, embedding).
 
 // Creates a client: a mailbox registered in the node under a unique name
-// ("client.N"), usable from one thread. Caller owns the result; destroy
+// ("client.PID.N"), usable from one thread. Caller owns the result; destroy
 // with orcs_client_destroy() before the node.
 ORCS_EXPORT orcs_client_t *orcs_client_new(orcs_node_t *node);
 
