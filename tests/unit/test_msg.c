@@ -1,0 +1,225 @@
+/*  test_msg.c — messages and the wire: header round trips, field limits,
+    lazy bodies, frames over a real socket pair, malformed frames; status
+    names; the timer heap.
+    SPDX-License-Identifier: MPL-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "internal.h"
+
+static void
+test_msg_destroy_nulls_reference(void **state)
+{
+    (void) state;
+    orcs_msg_t *msg = orcs_msg_new("x");
+    orcs_msg_destroy(&msg);
+    assert_null(msg);
+    orcs_msg_destroy(&msg); // idempotent
+}
+
+static void
+test_msg_setters_refuse_oversized_fields(void **state)
+{
+    (void) state;
+    orcs_msg_t *msg = orcs_msg_new("short");
+    char big[300];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_int_equal(orcs_msg_set_type(msg, big), ORCS_ETOOBIG);
+    assert_string_equal(orcs_msg_type(msg), "short");
+    assert_int_equal(orcs_msg_set_run_id(msg, big), ORCS_ETOOBIG);
+    assert_int_equal(orcs_msg_set_topic(msg, big), ORCS_ETOOBIG);
+    big[ORCS_MSG_TYPE_MAX] = 0;
+    assert_int_equal(orcs_msg_set_type(msg, big), ORCS_OK);
+    assert_int_equal(strlen(orcs_msg_type(msg)), ORCS_MSG_TYPE_MAX);
+    orcs_msg_destroy(&msg);
+}
+
+static void
+test_msg_header_round_trip(void **state)
+{
+    (void) state;
+    Envelope env = {0};
+    env.version = ORCS_WIRE_VERSION;
+    env.kind = ORCS_MSG_ASK;
+    strcpy(env.type, "greet");
+    strcpy(env.from, "a@n");
+    strcpy(env.to, "b");
+    strcpy(env.run_id, "r-1");
+    env.correlation_id = UINT64_MAX;
+    env.deadline_us = INT64_MIN;
+    env.status = ORCS_ETIMEDOUT;
+    env.trace_id.size = 16;
+    memset(env.trace_id.bytes, 7, 16);
+    uint8_t buf[ORCS_MSG_HEADER_MAX];
+    size_t n = orcs__envelope_encode(&env, buf, sizeof buf);
+    assert_true(n > 0);
+    Envelope out;
+    assert_int_equal(orcs__envelope_decode(buf, n, &out), ORCS_OK);
+    assert_memory_equal(&env, &out, sizeof env);
+}
+
+static void
+test_msg_header_decode_rejects_garbage(void **state)
+{
+    (void) state;
+    Envelope out;
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(orcs__envelope_decode(garbage, sizeof garbage, &out),
+                     ORCS_EPROTO);
+    static const uint8_t no_version[] = {0x1a, 0x01, 'x'};
+    assert_int_equal(orcs__envelope_decode(no_version, sizeof no_version,
+                                           &out),
+                     ORCS_EPROTO);
+    static const uint8_t too_long[] = {0x08, 0x01, 0x1a, 0x7f, 'a'};
+    assert_int_equal(orcs__envelope_decode(too_long, sizeof too_long, &out),
+                     ORCS_EPROTO);
+    uint8_t huge[ORCS_MSG_HEADER_MAX + 1] = {0x08, 0x01};
+    assert_int_equal(orcs__envelope_decode(huge, sizeof huge, &out),
+                     ORCS_EPROTO);
+    // Unknown fields are skipped.
+    static const uint8_t unknown[] = {0x08, 0x01, 0xf8, 0x07, 0x05,
+                                      0x1a, 0x01, 'p'};
+    assert_int_equal(orcs__envelope_decode(unknown, sizeof unknown, &out),
+                     ORCS_OK);
+    assert_string_equal(out.type, "p");
+}
+
+static void
+test_msg_body_is_lazy_and_checked(void **state)
+{
+    (void) state;
+    orcs_msg_t *msg = orcs_msg_new("x");
+    const json_t *body = NULL;
+    assert_int_equal(orcs_msg_body(msg, &body), ORCS_OK);
+    assert_true(json_is_null(body));
+    json_t *doc = json_pack("{s:i}", "n", 5);
+    orcs_msg_set_body(msg, &doc);
+    assert_null(doc);
+    size_t size = 0;
+    const uint8_t *raw = orcs_msg_body_raw(msg, &size);
+    assert_true(size > 0);
+    orcs_msg_t *copy = orcs_msg_new("y");
+    orcs_msg_set_body_raw(copy, raw, size);
+    assert_int_equal(orcs_msg_body(copy, &body), ORCS_OK);
+    assert_int_equal(json_integer_value(json_object_get(body, "n")), 5);
+    orcs_msg_t *dup = orcs_msg_dup(copy);
+    json_t *taken = NULL;
+    assert_int_equal(orcs_msg_take_body(dup, &taken), ORCS_OK);
+    assert_int_equal(json_integer_value(json_object_get(taken, "n")), 5);
+    json_decref(taken);
+    orcs_msg_set_body_raw(copy, "\xdd\xff\xff\xff\xff", 5);
+    assert_int_equal(orcs_msg_body(copy, &body), ORCS_EPROTO);
+    assert_null(body);
+    orcs_msg_destroy(&dup);
+    orcs_msg_destroy(&copy);
+    orcs_msg_destroy(&msg);
+}
+
+static void
+test_msg_frames_over_sockets(void **state)
+{
+    (void) state;
+    orcs_runtime_init();
+    zsock_t *pull = zsock_new_pull("inproc://test-msg-frames");
+    zsock_t *push = zsock_new_push("inproc://test-msg-frames");
+    void *in = zsock_resolve(pull), *out = zsock_resolve(push);
+    orcs_msg_t *msg = orcs_msg_new_json("hello", json_pack("[s, i]", "x", 1));
+    uint8_t trace[16] = {1}, span[8] = {2};
+    orcs_msg_set_trace(msg, trace, span);
+    assert_int_equal(orcs__msg_send(msg, out, 0), ORCS_OK);
+    orcs_msg_t *got = NULL;
+    assert_int_equal(orcs__msg_recv(in, 0, &got), ORCS_OK);
+    assert_string_equal(orcs_msg_type(got), "hello");
+    uint8_t t2[16], s2[8];
+    assert_true(orcs_msg_trace(got, t2, s2));
+    assert_memory_equal(t2, trace, 16);
+    const json_t *body = NULL;
+    assert_int_equal(orcs_msg_body(got, &body), ORCS_OK);
+    assert_string_equal(json_string_value(json_array_get(body, 0)), "x");
+    orcs_msg_destroy(&got);
+    // One frame, three frames, a bad header: each refused, none left over.
+    zstr_send(push, "lonely");
+    zstr_sendx(push, "a", "b", "c", NULL);
+    zstr_sendx(push, "\xff\xff", "\xc0", NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(orcs__msg_recv(in, 0, &got), ORCS_EPROTO);
+    assert_null(got);
+    assert_int_equal(orcs__msg_recv(in, ZMQ_DONTWAIT, &got), ORCS_EAGAIN);
+    // The good one after them still arrives.
+    assert_int_equal(orcs__msg_send(msg, out, 0), ORCS_OK);
+    assert_int_equal(orcs__msg_recv(in, 0, &got), ORCS_OK);
+    orcs_msg_destroy(&got);
+    orcs_msg_destroy(&msg);
+    zsock_destroy(&push);
+    zsock_destroy(&pull);
+}
+
+static void
+test_status_names_round_trip(void **state)
+{
+    (void) state;
+    orcs_status status;
+    assert_string_equal(orcs_status_name(ORCS_ETIMEDOUT), "ETIMEDOUT");
+    assert_string_equal(orcs_status_str(ORCS_EFULL), "mailbox full");
+    assert_int_equal(orcs_status_from_name("EHUNG", &status), ORCS_OK);
+    assert_int_equal(status, ORCS_EHUNG);
+    assert_int_equal(orcs_status_from_name("ENOPE", &status), ORCS_ENOTFOUND);
+    assert_string_equal(orcs_status_name((orcs_status) -999), "EUNKNOWN");
+}
+
+static void
+test_timers_fire_in_order_and_cancel(void **state)
+{
+    (void) state;
+    orcs__timers_t *timers = orcs__timers_new();
+    // Many timers, inserted out of order, some removed.
+    for (uint64_t i = 1; i <= 1000; i++)
+        orcs__timers_add(timers, i, (int64_t) ((i * 7919) % 1000), 0);
+    for (uint64_t i = 2; i <= 1000; i += 2)
+        orcs__timers_remove(timers, orcs__timers_find(timers, i));
+    assert_int_equal(orcs__timers_size(timers), 500);
+    assert_null(orcs__timers_find(timers, 2));
+    int64_t last = -1;
+    orcs__timer_t *t;
+    size_t popped = 0;
+    while ((t = orcs__timers_first(timers))) {
+        assert_true(t->due_us >= last);
+        assert_true(t->id % 2 == 1);
+        last = t->due_us;
+        orcs__timers_remove(timers, t);
+        popped++;
+    }
+    assert_int_equal(popped, 500);
+    orcs__timer_t *r = orcs__timers_add(timers, 7, 10, 5);
+    orcs__timers_add(timers, 8, 12, 0);
+    orcs__timers_reschedule(timers, r, 20);
+    assert_int_equal(orcs__timers_first(timers)->id, 8);
+    orcs__timers_destroy(&timers);
+    assert_null(timers);
+    orcs__timers_destroy(&timers);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_msg_destroy_nulls_reference),
+        cmocka_unit_test(test_msg_setters_refuse_oversized_fields),
+        cmocka_unit_test(test_msg_header_round_trip),
+        cmocka_unit_test(test_msg_header_decode_rejects_garbage),
+        cmocka_unit_test(test_msg_body_is_lazy_and_checked),
+        cmocka_unit_test(test_msg_frames_over_sockets),
+        cmocka_unit_test(test_status_names_round_trip),
+        cmocka_unit_test(test_timers_fire_in_order_and_cancel),
+    };
+    int failed = cmocka_run_group_tests_name("orcs_msg", tests, NULL, NULL);
+    orcs_runtime_shutdown();
+    return failed;
+}
