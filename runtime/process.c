@@ -113,15 +113,15 @@ orcs__proc_reap(orcs__proc_t *proc, char *reason, size_t size)
 // ---- the child side
 
 static int
-s_child_usage(void)
+s_child_usage(FILE *out, int code)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: orcs child --name NAME --kind KIND --endpoint EP "
             "--link EP [--config JSON] [--node NODE] [--supervisor NAME] "
             "[--incarnation N]\n"
             "Hosts one actor for a supervisor in another process. Started "
             "by the node, not by people.\n");
-    return 2;
+    return code;
 }
 
 int
@@ -155,11 +155,12 @@ orcs_child_main(int argc, char **argv)
             case 'N': node_name = optarg; break;
             case 's': supervisor = optarg; break;
             case 'i': incarnation = (unsigned) strtoul(optarg, NULL, 10); break;
-            default: return s_child_usage();
+            case 'h': return s_child_usage(stdout, 0);
+            default: return s_child_usage(stderr, 2);
         }
     }
     if (!name || !kind || !endpoint || !link)
-        return s_child_usage();
+        return s_child_usage(stderr, 2);
     json_error_t jerr;
     json_t *config = json_loads(config_text, 0, &jerr);
     if (!config) {

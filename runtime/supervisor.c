@@ -282,8 +282,10 @@ s_child_start(s_sup_t *sup, s_child_t *child, char *err, size_t err_size)
         if (rc != ORCS_OK)
             return rc;
     }
-    if (child->entry->is_pool)
+    if (child->entry->is_pool) {
         atomic_store(&child->entry->state, ORCS__STATE_RUNNING);
+        atomic_fetch_add(&child->entry->incarnation, 1);
+    }
     return ORCS_OK;
 }
 
