@@ -18,26 +18,39 @@
 extern char **environ;
 
 orcs_status
-orcs__proc_spawn(orcs_node_t *node, const char *name, const char *kind,
-                 const json_t *config, const char *parent,
-                 const char *endpoint, uint32_t incarnation,
+orcs__proc_spawn(orcs_node_t *node,
+                 const char *name,
+                 const char *kind,
+                 const json_t *config,
+                 const char *parent,
+                 const char *endpoint,
+                 uint32_t incarnation,
                  orcs__proc_t *proc)
 {
-    char *config_text = json_dumps(config ? config : json_object(),
-                                   JSON_COMPACT);
+    char *config_text =
+        config ? json_dumps(config, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     char incarnation_text[16];
     snprintf(incarnation_text, sizeof incarnation_text, "%u", incarnation);
     const char *program = orcs__node_child_program(node);
     char *argv[] = {
-        (char *) program,   "child",
-        "--name",           (char *) name,
-        "--kind",           (char *) kind,
-        "--config",         config_text ? config_text : "{}",
-        "--endpoint",       (char *) endpoint,
-        "--link",           (char *) orcs__node_link_endpoint(node),
-        "--node",           (char *) orcs_node_name(node),
-        "--supervisor",     (char *) parent,
-        "--incarnation",    incarnation_text,
+        (char *) program,
+        "child",
+        "--name",
+        (char *) name,
+        "--kind",
+        (char *) kind,
+        "--config",
+        config_text ? config_text : "{}",
+        "--endpoint",
+        (char *) endpoint,
+        "--link",
+        (char *) orcs__node_link_endpoint(node),
+        "--node",
+        (char *) orcs_node_name(node),
+        "--supervisor",
+        (char *) parent,
+        "--incarnation",
+        incarnation_text,
         NULL,
     };
     pid_t pid = 0;
@@ -115,12 +128,11 @@ orcs__proc_reap(orcs__proc_t *proc, char *reason, size_t size)
 static int
 s_child_usage(FILE *out, int code)
 {
-    fprintf(out,
-            "usage: orcs child --name NAME --kind KIND --endpoint EP "
-            "--link EP [--config JSON] [--node NODE] [--supervisor NAME] "
-            "[--incarnation N]\n"
-            "Hosts one actor for a supervisor in another process. Started "
-            "by the node, not by people.\n");
+    fprintf(out, "usage: orcs child --name NAME --kind KIND --endpoint EP "
+                 "--link EP [--config JSON] [--node NODE] [--supervisor NAME] "
+                 "[--incarnation N]\n"
+                 "Hosts one actor for a supervisor in another process. Started "
+                 "by the node, not by people.\n");
     return code;
 }
 
@@ -147,16 +159,34 @@ orcs_child_main(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-            case 'n': name = optarg; break;
-            case 'k': kind = optarg; break;
-            case 'c': config_text = optarg; break;
-            case 'e': endpoint = optarg; break;
-            case 'l': link = optarg; break;
-            case 'N': node_name = optarg; break;
-            case 's': supervisor = optarg; break;
-            case 'i': incarnation = (unsigned) strtoul(optarg, NULL, 10); break;
-            case 'h': return s_child_usage(stdout, 0);
-            default: return s_child_usage(stderr, 2);
+            case 'n':
+                name = optarg;
+                break;
+            case 'k':
+                kind = optarg;
+                break;
+            case 'c':
+                config_text = optarg;
+                break;
+            case 'e':
+                endpoint = optarg;
+                break;
+            case 'l':
+                link = optarg;
+                break;
+            case 'N':
+                node_name = optarg;
+                break;
+            case 's':
+                supervisor = optarg;
+                break;
+            case 'i':
+                incarnation = (unsigned) strtoul(optarg, NULL, 10);
+                break;
+            case 'h':
+                return s_child_usage(stdout, 0);
+            default:
+                return s_child_usage(stderr, 2);
         }
     }
     if (!name || !kind || !endpoint || !link)

@@ -130,7 +130,9 @@ test_msg_frames_over_sockets(void **state)
     zsock_t *pull = zsock_new_pull("inproc://test-msg-frames");
     zsock_t *push = zsock_new_push("inproc://test-msg-frames");
     void *in = zsock_resolve(pull), *out = zsock_resolve(push);
-    orcs_msg_t *msg = orcs_msg_new_json("hello", json_pack("[s, i]", "x", 1));
+    json_t *doc = json_pack("[s, i]", "x", 1);
+    orcs_msg_t *msg = orcs_msg_new_json("hello", doc); // copies doc
+    json_decref(doc);
     uint8_t trace[16] = {1}, span[8] = {2};
     orcs_msg_set_trace(msg, trace, span);
     assert_int_equal(orcs__msg_send(msg, out, 0), ORCS_OK);
