@@ -77,7 +77,8 @@ s_echo_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         if (orcs_msg_body(msg, &body) == ORCS_OK
             && json_is_integer(json_object_get(body, "ms")))
             ms = json_integer_value(json_object_get(body, "ms"));
-        struct timespec ts = {(time_t) (ms / 1000), (long) (ms % 1000) * 1000000};
+        struct timespec ts = {(time_t) (ms / 1000),
+                              (long) (ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         return ORCS_OK;
     }
@@ -87,10 +88,10 @@ s_echo_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
             return ORCS_OK;
         const char *topic = json_string_value(json_object_get(body, "topic"));
         json_t *event = json_deep_copy(body);
-        orcs_status rc = orcs_actor_publish(actor, topic ? topic : "echo",
-                                            &event);
-        return s_reply(actor, msg, json_pack("{s:s}", "published",
-                                             orcs_status_name(rc)));
+        orcs_status rc =
+            orcs_actor_publish(actor, topic ? topic : "echo", &event);
+        return s_reply(actor, msg,
+                       json_pack("{s:s}", "published", orcs_status_name(rc)));
     }
     if (strcmp(type, "die") == 0) {
         s_reply(actor, msg,
@@ -121,8 +122,8 @@ s_flaky_init(orcs_actor_t *actor, const json_t *config, void **state_p)
     s_flaky_t *self = orcs_calloc(1, sizeof *self);
     json_t *every = json_object_get(config, "fail_every");
     json_t *tick = json_object_get(config, "tick_ms");
-    self->fail_every = json_is_integer(every) ? (int) json_integer_value(every)
-                                              : 10;
+    self->fail_every =
+        json_is_integer(every) ? (int) json_integer_value(every) : 10;
     *state_p = self;
     return orcs_actor_timer_start(
         actor, 0, json_is_integer(tick) ? (int) json_integer_value(tick) : 200,
@@ -137,8 +138,8 @@ s_flaky_timer(orcs_actor_t *actor, void *state, uint64_t timer_id, void *arg)
     s_flaky_t *self = state;
     if (++self->ticks >= self->fail_every && self->fail_every > 0) {
         char reason[96];
-        snprintf(reason, sizeof reason,
-                 "simulated failure after %d ticks", self->ticks);
+        snprintf(reason, sizeof reason, "simulated failure after %d ticks",
+                 self->ticks);
         orcs_actor_fail(actor, ORCS_EFAILED, reason);
     }
     return ORCS_OK;

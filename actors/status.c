@@ -16,7 +16,9 @@ typedef struct {
 } s_status_t;
 
 static void
-s_answer(s_status_t *self, orcs_actor_t *actor, zframe_t *identity,
+s_answer(s_status_t *self,
+         orcs_actor_t *actor,
+         zframe_t *identity,
          orcs_msg_t *request)
 {
     orcs_node_t *node = orcs_actor_node(actor);
@@ -42,8 +44,8 @@ s_answer(s_status_t *self, orcs_actor_t *actor, zframe_t *identity,
 }
 
 static orcs_status
-s_control_ready(orcs_actor_t *actor, void *state, int fd, short events,
-                void *arg)
+s_control_ready(
+    orcs_actor_t *actor, void *state, int fd, short events, void *arg)
 {
     (void) fd;
     (void) events;
@@ -57,8 +59,8 @@ s_control_ready(orcs_actor_t *actor, void *state, int fd, short events,
             break;
         orcs_msg_t *request = NULL;
         orcs_status rc = zframe_more(identity)
-                           ? orcs__msg_recv(raw, 0, &request)
-                           : ORCS_EPROTO;
+                             ? orcs__msg_recv(raw, 0, &request)
+                             : ORCS_EPROTO;
         if (rc == ORCS_OK && request->env.kind != ORCS_MSG_ASK)
             rc = ORCS_EPROTO;
         if (rc != ORCS_OK)

@@ -13,48 +13,48 @@
 
 #define EXIT_USAGE 2
 
-static const char s_usage[]
-    = "usage: orcs [--version] [--help] COMMAND [ARGS]\n"
-      "\n"
-      "orcs runs teams of LLM agents as supervised actors.\n"
-      "\n"
-      "Commands:\n"
-      "  node      run a node in the foreground (supervision tree from a "
-      "config)\n"
-      "  status    show a running node's supervision tree and counters\n"
-      "  child     host one actor for a node's supervisor (internal)\n"
-      "\n"
-      "Run 'orcs COMMAND --help' for a command's options.\n"
-      "Exit codes: 0 ok, 1 failure, 2 usage or config error.\n";
+static const char s_usage[] =
+    "usage: orcs [--version] [--help] COMMAND [ARGS]\n"
+    "\n"
+    "orcs runs teams of LLM agents as supervised actors.\n"
+    "\n"
+    "Commands:\n"
+    "  node      run a node in the foreground (supervision tree from a "
+    "config)\n"
+    "  status    show a running node's supervision tree and counters\n"
+    "  child     host one actor for a node's supervisor (internal)\n"
+    "\n"
+    "Run 'orcs COMMAND --help' for a command's options.\n"
+    "Exit codes: 0 ok, 1 failure, 2 usage or config error.\n";
 
-static const char s_node_usage[]
-    = "usage: orcs node [--config FILE] [--data DIR] [--log LEVEL]\n"
-      "\n"
-      "Runs a node in the foreground until SIGINT/SIGTERM or until its root\n"
-      "supervisor gives up. The supervision tree comes from the node config\n"
-      "(see config/node.yaml); without --config the node runs only its\n"
-      "system actors.\n"
-      "\n"
-      "  --config FILE  node config (YAML); an invalid one exits 2\n"
-      "  --data DIR     data directory (overrides `data:`; default "
-      "./orcs-data)\n"
-      "  --log LEVEL    error, warn, info or debug (default info)\n"
-      "  --help         this text\n";
+static const char s_node_usage[] =
+    "usage: orcs node [--config FILE] [--data DIR] [--log LEVEL]\n"
+    "\n"
+    "Runs a node in the foreground until SIGINT/SIGTERM or until its root\n"
+    "supervisor gives up. The supervision tree comes from the node config\n"
+    "(see config/node.yaml); without --config the node runs only its\n"
+    "system actors.\n"
+    "\n"
+    "  --config FILE  node config (YAML); an invalid one exits 2\n"
+    "  --data DIR     data directory (overrides `data:`; default "
+    "./orcs-data)\n"
+    "  --log LEVEL    error, warn, info or debug (default info)\n"
+    "  --help         this text\n";
 
-static const char s_status_usage[]
-    = "usage: orcs status [--data DIR | --node ENDPOINT] [--json] "
-      "[--timeout MS]\n"
-      "\n"
-      "Asks a running node's status actor for the live supervision tree:\n"
-      "per actor its supervisor, state, incarnation, restarts, messages in\n"
-      "and out, mailbox depth, malformed frames and last error.\n"
-      "\n"
-      "  --data DIR       the node's data directory (default ./orcs-data)\n"
-      "  --node ENDPOINT  the node's control endpoint (ipc:// or tcp://)\n"
-      "  --json           print JSON: {\"node\", \"actors\": [{\"name\",\n"
-      "                   \"supervisor\", \"state\", \"restarts\", ...}]}\n"
-      "  --timeout MS     how long to wait for the node (default 3000)\n"
-      "  --help           this text\n";
+static const char s_status_usage[] =
+    "usage: orcs status [--data DIR | --node ENDPOINT] [--json] "
+    "[--timeout MS]\n"
+    "\n"
+    "Asks a running node's status actor for the live supervision tree:\n"
+    "per actor its supervisor, state, incarnation, restarts, messages in\n"
+    "and out, mailbox depth, malformed frames and last error.\n"
+    "\n"
+    "  --data DIR       the node's data directory (default ./orcs-data)\n"
+    "  --node ENDPOINT  the node's control endpoint (ipc:// or tcp://)\n"
+    "  --json           print JSON: {\"node\", \"actors\": [{\"name\",\n"
+    "                   \"supervisor\", \"state\", \"restarts\", ...}]}\n"
+    "  --timeout MS     how long to wait for the node (default 3000)\n"
+    "  --help           this text\n";
 
 static int
 s_node(int argc, char **argv)
@@ -70,16 +70,26 @@ s_node(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:d:l:h", options, NULL)) != -1) {
         switch (opt) {
-            case 'c': config_path = optarg; break;
-            case 'd': data = optarg; break;
-            case 'l': log = optarg; break;
-            case 'h': fputs(s_node_usage, stdout); return 0;
-            default: fputs(s_node_usage, stderr); return EXIT_USAGE;
+            case 'c':
+                config_path = optarg;
+                break;
+            case 'd':
+                data = optarg;
+                break;
+            case 'l':
+                log = optarg;
+                break;
+            case 'h':
+                fputs(s_node_usage, stdout);
+                return 0;
+            default:
+                fputs(s_node_usage, stderr);
+                return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "orcs node: unexpected argument '%s'\n%s",
-                argv[optind], s_node_usage);
+        fprintf(stderr, "orcs node: unexpected argument '%s'\n%s", argv[optind],
+                s_node_usage);
         return EXIT_USAGE;
     }
     static const char *const levels[] = {"error", "warn", "info", "debug"};
@@ -95,9 +105,9 @@ s_node(int argc, char **argv)
     orcs_log_level_set((orcs_log_level) level);
     char err[1024] = "";
     orcs_config_t *config = NULL;
-    orcs_status rc = config_path
-                       ? orcs_config_load(config_path, &config, err, sizeof err)
-                       : ORCS_OK;
+    orcs_status rc =
+        config_path ? orcs_config_load(config_path, &config, err, sizeof err)
+                    : ORCS_OK;
     if (rc != ORCS_OK) {
         fprintf(stderr, "orcs node: %s\n", err);
         return EXIT_USAGE;
@@ -118,10 +128,10 @@ s_node(int argc, char **argv)
                 orcs_node_error(node, err, sizeof err));
         code = rc == ORCS_ECONFIG ? EXIT_USAGE : 1;
     } else {
-        fprintf(stderr, "orcs node: %s running (pid %d, data %s); "
-                        "Ctrl-C stops it\n",
-                orcs_node_name(node), (int) getpid(),
-                orcs_node_data_dir(node));
+        fprintf(stderr,
+                "orcs node: %s running (pid %d, data %s); "
+                "Ctrl-C stops it\n",
+                orcs_node_name(node), (int) getpid(), orcs_node_data_dir(node));
         rc = orcs_node_run(node);
         if (rc != ORCS_OK) {
             fprintf(stderr, "orcs node: stopped: %s (%s)\n",
@@ -149,8 +159,8 @@ s_depth(json_t *actors, const char *supervisor)
             if (strcmp(json_string_value(json_object_get(actor, "name")),
                        supervisor)
                 == 0)
-                parent = json_string_value(json_object_get(actor,
-                                                           "supervisor"));
+                parent =
+                    json_string_value(json_object_get(actor, "supervisor"));
         }
         depth++;
         supervisor = parent;
@@ -162,12 +172,12 @@ static void
 s_print_tree(json_t *status)
 {
     json_t *actors = json_object_get(status, "actors");
-    printf("node %s  pid %lld  up %.1f s  malformed frames %lld\n",
-           json_string_value(json_object_get(status, "node")),
-           (long long) json_integer_value(json_object_get(status, "pid")),
-           json_real_value(json_object_get(status, "uptime_s")),
-           (long long) json_integer_value(json_object_get(status,
-                                                          "malformed")));
+    printf(
+        "node %s  pid %lld  up %.1f s  malformed frames %lld\n",
+        json_string_value(json_object_get(status, "node")),
+        (long long) json_integer_value(json_object_get(status, "pid")),
+        json_real_value(json_object_get(status, "uptime_s")),
+        (long long) json_integer_value(json_object_get(status, "malformed")));
     printf("%-28s %-10s %-10s %4s %8s %9s %9s %7s %9s  %s\n", "NAME", "TYPE",
            "STATE", "INC", "RESTARTS", "MSGS_IN", "MSGS_OUT", "MAILBOX",
            "MALFORMED", "LAST ERROR");
@@ -176,23 +186,21 @@ s_print_tree(json_t *status)
     json_array_foreach(actors, i, a)
     {
         char label[64];
-        int depth = s_depth(actors,
-                            json_string_value(json_object_get(a,
-                                                              "supervisor")));
+        int depth = s_depth(
+            actors, json_string_value(json_object_get(a, "supervisor")));
         snprintf(label, sizeof label, "%*s%s", depth * 2, "",
                  json_string_value(json_object_get(a, "name")));
-        printf("%-28s %-10s %-10s %4lld %8lld %9lld %9lld %7lld %9lld  %s\n",
-               label, json_string_value(json_object_get(a, "type")),
-               json_string_value(json_object_get(a, "state")),
-               (long long) json_integer_value(json_object_get(a,
-                                                              "incarnation")),
-               (long long) json_integer_value(json_object_get(a, "restarts")),
-               (long long) json_integer_value(json_object_get(a, "msgs_in")),
-               (long long) json_integer_value(json_object_get(a, "msgs_out")),
-               (long long) json_integer_value(json_object_get(a,
-                                                              "mailbox_depth")),
-               (long long) json_integer_value(json_object_get(a, "malformed")),
-               json_string_value(json_object_get(a, "last_error")));
+        printf(
+            "%-28s %-10s %-10s %4lld %8lld %9lld %9lld %7lld %9lld  %s\n",
+            label, json_string_value(json_object_get(a, "type")),
+            json_string_value(json_object_get(a, "state")),
+            (long long) json_integer_value(json_object_get(a, "incarnation")),
+            (long long) json_integer_value(json_object_get(a, "restarts")),
+            (long long) json_integer_value(json_object_get(a, "msgs_in")),
+            (long long) json_integer_value(json_object_get(a, "msgs_out")),
+            (long long) json_integer_value(json_object_get(a, "mailbox_depth")),
+            (long long) json_integer_value(json_object_get(a, "malformed")),
+            json_string_value(json_object_get(a, "last_error")));
     }
 }
 
@@ -213,12 +221,24 @@ s_status(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "d:n:jt:h", options, NULL)) != -1) {
         switch (opt) {
-            case 'd': data = optarg; break;
-            case 'n': endpoint = optarg; break;
-            case 'j': as_json = true; break;
-            case 't': timeout_ms = atoi(optarg); break;
-            case 'h': fputs(s_status_usage, stdout); return 0;
-            default: fputs(s_status_usage, stderr); return EXIT_USAGE;
+            case 'd':
+                data = optarg;
+                break;
+            case 'n':
+                endpoint = optarg;
+                break;
+            case 'j':
+                as_json = true;
+                break;
+            case 't':
+                timeout_ms = atoi(optarg);
+                break;
+            case 'h':
+                fputs(s_status_usage, stdout);
+                return 0;
+            default:
+                fputs(s_status_usage, stderr);
+                return EXIT_USAGE;
         }
     }
     if (optind != argc || timeout_ms <= 0) {
@@ -237,8 +257,8 @@ s_status(int argc, char **argv)
         snprintf(control, sizeof control, "ipc://%s/control.sock", absolute);
     }
     json_t *status = NULL;
-    orcs_status rc = orcs_control_request(control, "status", NULL, timeout_ms,
-                                          &status);
+    orcs_status rc =
+        orcs_control_request(control, "status", NULL, timeout_ms, &status);
     if (rc != ORCS_OK) {
         fprintf(stderr, "orcs status: no answer from %s: %s\n", control,
                 orcs_status_str(rc));

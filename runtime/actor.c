@@ -34,7 +34,8 @@ s_route_destroy(void **item)
 static void
 s_sleep_us(int64_t us)
 {
-    struct timespec ts = {(time_t) (us / 1000000), (long) (us % 1000000) * 1000};
+    struct timespec ts = {(time_t) (us / 1000000),
+                          (long) (us % 1000000) * 1000};
     nanosleep(&ts, NULL);
 }
 
@@ -133,8 +134,11 @@ s_queue_counter(orcs__entry_t *entry)
 }
 
 static orcs_status
-s_deliver(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
-          int timeout_ms, bool forward)
+s_deliver(orcs_actor_t *self,
+          const char *to,
+          orcs_msg_t **msg_p,
+          int timeout_ms,
+          bool forward)
 {
     orcs_msg_t *msg = *msg_p;
     char name[ORCS_MSG_ADDRESS_MAX + 1];
@@ -164,8 +168,7 @@ s_deliver(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
                                     ZMQ_DONTWAIT);
             if (rc == ORCS_OK) {
                 if (queued)
-                    atomic_fetch_add_explicit(queued, 1,
-                                              memory_order_relaxed);
+                    atomic_fetch_add_explicit(queued, 1, memory_order_relaxed);
                 if (self->entry)
                     atomic_store_explicit(
                         &self->entry->msgs_out,
@@ -196,8 +199,7 @@ s_deliver(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
 }
 
 static orcs_status
-s_send(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
-       int timeout_ms)
+s_send(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p, int timeout_ms)
 {
     return s_deliver(self, to, msg_p, timeout_ms, false);
 }
@@ -220,8 +222,11 @@ orcs_actor_send(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p)
 }
 
 orcs_status
-orcs_actor_ask(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
-               int timeout_ms, uint64_t *correlation_id_p)
+orcs_actor_ask(orcs_actor_t *self,
+               const char *to,
+               orcs_msg_t **msg_p,
+               int timeout_ms,
+               uint64_t *correlation_id_p)
 {
     orcs_assert(self && to && msg_p && *msg_p);
     orcs_msg_t *msg = *msg_p;
@@ -231,8 +236,8 @@ orcs_actor_ask(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
     if (timeout_ms < 0)
         timeout_ms = 0;
     if (msg->env.deadline_us == 0)
-        msg->env.deadline_us = orcs_clock_wall_us()
-                             + (int64_t) timeout_ms * 1000;
+        msg->env.deadline_us =
+            orcs_clock_wall_us() + (int64_t) timeout_ms * 1000;
     char type[ORCS_MSG_TYPE_MAX + 1];
     memcpy(type, msg->env.type, sizeof type);
     orcs_status rc = s_send(self, to, msg_p, timeout_ms);
@@ -251,7 +256,8 @@ orcs_actor_ask(orcs_actor_t *self, const char *to, orcs_msg_t **msg_p,
 }
 
 orcs_status
-orcs_actor_reply(orcs_actor_t *self, const orcs_msg_t *request,
+orcs_actor_reply(orcs_actor_t *self,
+                 const orcs_msg_t *request,
                  orcs_msg_t **reply_p)
 {
     orcs_assert(self && request && reply_p && *reply_p);
@@ -272,8 +278,11 @@ orcs_actor_reply(orcs_actor_t *self, const orcs_msg_t *request,
 // ---- timers
 
 orcs_status
-orcs_actor_timer_start(orcs_actor_t *self, int delay_ms, int interval_ms,
-                       void *arg, uint64_t *timer_id_p)
+orcs_actor_timer_start(orcs_actor_t *self,
+                       int delay_ms,
+                       int interval_ms,
+                       void *arg,
+                       uint64_t *timer_id_p)
 {
     orcs_assert(self && !self->is_client);
     if (delay_ms < 0 || interval_ms < 0)
@@ -365,33 +374,42 @@ s_recv_event(orcs_actor_t *self, orcs_msg_t **msg_p)
 // ---- watched descriptors
 
 static orcs_status
-s_watch_add(orcs_actor_t *self, int fd, void *socket, short events,
-            orcs_actor_watch_fn *fn, void *arg)
+s_watch_add(orcs_actor_t *self,
+            int fd,
+            void *socket,
+            short events,
+            orcs_actor_watch_fn *fn,
+            void *arg)
 {
     for (size_t i = 0; i < self->watch_count; i++)
         if (self->watches[i].fd == fd && self->watches[i].socket == socket)
             return ORCS_EEXIST;
     if (self->watch_count == self->watch_alloc) {
         self->watch_alloc = self->watch_alloc ? self->watch_alloc * 2 : 8;
-        self->watches = orcs_realloc(
-            self->watches, self->watch_alloc * sizeof *self->watches);
+        self->watches = orcs_realloc(self->watches,
+                                     self->watch_alloc * sizeof *self->watches);
     }
-    self->watches[self->watch_count++]
-        = (orcs__watch_t) {fd, socket, events, fn, arg};
+    self->watches[self->watch_count++] =
+        (orcs__watch_t){fd, socket, events, fn, arg};
     return ORCS_OK;
 }
 
 orcs_status
-orcs_actor_watch(orcs_actor_t *self, int fd, short events,
-                 orcs_actor_watch_fn *fn, void *arg)
+orcs_actor_watch(orcs_actor_t *self,
+                 int fd,
+                 short events,
+                 orcs_actor_watch_fn *fn,
+                 void *arg)
 {
     orcs_assert(self && fn && fd >= 0);
     return s_watch_add(self, fd, NULL, events, fn, arg);
 }
 
 orcs_status
-orcs__actor_watch_socket(orcs_actor_t *self, void *socket,
-                         orcs_actor_watch_fn *fn, void *arg)
+orcs__actor_watch_socket(orcs_actor_t *self,
+                         void *socket,
+                         orcs_actor_watch_fn *fn,
+                         void *arg)
 {
     return s_watch_add(self, -1, socket, ZMQ_POLLIN, fn, arg);
 }
@@ -470,8 +488,8 @@ static void
 s_dispatch(orcs_actor_t *self, orcs_msg_t *msg)
 {
     if (msg->env.kind == ORCS_MSG_REPLY) {
-        orcs__timer_t *pending = orcs__timers_find(self->timers,
-                                                   msg->env.correlation_id);
+        orcs__timer_t *pending =
+            orcs__timers_find(self->timers, msg->env.correlation_id);
         if (!pending || !pending->is_ask) {
             orcs_log_debug("actor", "late reply dropped actor=%s id=%llu",
                            self->name,
@@ -593,17 +611,16 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
             items_alloc = n + 8;
             items = orcs_realloc(items, items_alloc * sizeof *items);
         }
-        items[0] = (zmq_pollitem_t) {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
-        items[1] = (zmq_pollitem_t) {self->mailbox_raw, 0, ZMQ_POLLIN, 0};
+        items[0] = (zmq_pollitem_t){zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
+        items[1] = (zmq_pollitem_t){self->mailbox_raw, 0, ZMQ_POLLIN, 0};
         size_t base = 2;
         if (self->sub)
-            items[base++] = (zmq_pollitem_t) {zsock_resolve(self->sub), 0,
-                                              ZMQ_POLLIN, 0};
+            items[base++] =
+                (zmq_pollitem_t){zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0};
         size_t watch_count = self->watch_count;
         for (size_t i = 0; i < watch_count; i++) {
             orcs__watch_t *w = &self->watches[i];
-            items[base + i] = (zmq_pollitem_t) {w->socket, w->fd, w->events,
-                                                0};
+            items[base + i] = (zmq_pollitem_t){w->socket, w->fd, w->events, 0};
         }
         int rc = zmq_poll(items, (int) (base + watch_count),
                           s_poll_timeout_ms(self));
@@ -636,8 +653,8 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
                     || w.socket != items[base + i].socket)
                     continue;
                 s_busy(self);
-                orcs_status status = w.fn(self, self->state, w.fd, revents,
-                                          w.arg);
+                orcs_status status =
+                    w.fn(self, self->state, w.fd, revents, w.arg);
                 s_busy(self);
                 if (status != ORCS_OK)
                     s_callback_failed(self, "watch", status);
@@ -726,7 +743,8 @@ s_actor_main(zsock_t *pipe, void *args)
         if (self->def->terminate && state)
             self->def->terminate(self, state, rc);
         s_close_sockets(self);
-        atomic_store(&self->abandoned, true); // the mailbox stays with the caller
+        atomic_store(&self->abandoned,
+                     true); // the mailbox stays with the caller
         zsock_signal(pipe, 0);
         s_wait_term(pipe);
         s_release(&self);
@@ -764,8 +782,11 @@ s_actor_main(zsock_t *pipe, void *args)
 }
 
 orcs_status
-orcs__actor_spawn(orcs_node_t *node, const orcs__spawn_opts_t *opts,
-                  orcs_actor_t **actor_p, char *err, size_t err_size)
+orcs__actor_spawn(orcs_node_t *node,
+                  const orcs__spawn_opts_t *opts,
+                  orcs_actor_t **actor_p,
+                  char *err,
+                  size_t err_size)
 {
     *actor_p = NULL;
     orcs_actor_t *self = orcs_calloc(1, sizeof *self);
@@ -784,9 +805,9 @@ orcs__actor_spawn(orcs_node_t *node, const orcs__spawn_opts_t *opts,
     self->zactor = zactor_new(s_actor_main, self);
     orcs_status rc = (orcs_status) atomic_load(&self->init_status);
     if (rc != ORCS_OK) {
-        snprintf(err, err_size, "%s", self->exit_reason[0]
-                                          ? self->exit_reason
-                                          : orcs_status_str(rc));
+        snprintf(err, err_size, "%s",
+                 self->exit_reason[0] ? self->exit_reason
+                                      : orcs_status_str(rc));
         zactor_destroy(&self->zactor);
         s_release(&self);
         return rc;
@@ -827,16 +848,21 @@ orcs__actor_busy_seq(orcs_actor_t *actor)
 }
 
 orcs_status
-orcs__mailbox_new(orcs_node_t *node, const char *name, int bound, bool ipc,
-                  zsock_t **mailbox_p, char *endpoint, size_t size)
+orcs__mailbox_new(orcs_node_t *node,
+                  const char *name,
+                  int bound,
+                  bool ipc,
+                  zsock_t **mailbox_p,
+                  char *endpoint,
+                  size_t size)
 {
     zsock_t *sock = zsock_new(ZMQ_PULL);
     zsock_set_linger(sock, 0);
     zsock_set_rcvhwm(sock, bound > 0 ? bound : 1000);
     if (ipc) {
         zsock_set_maxmsgsize(sock, orcs__node_max_message_bytes(node));
-        snprintf(endpoint, size, "ipc://@orcs.%d.%s.%u", (int) getpid(),
-                 name, orcs__sys_next_id());
+        snprintf(endpoint, size, "ipc://@orcs.%d.%s.%u", (int) getpid(), name,
+                 orcs__sys_next_id());
     } else {
         snprintf(endpoint, size, "inproc://orcs.%s.%u", name,
                  orcs__sys_next_id());
@@ -913,7 +939,9 @@ orcs_client_name(const orcs_client_t *self)
 }
 
 orcs_status
-orcs_client_send(orcs_client_t *self, const char *to, orcs_msg_t **msg_p,
+orcs_client_send(orcs_client_t *self,
+                 const char *to,
+                 orcs_msg_t **msg_p,
                  int timeout_ms)
 {
     orcs_assert(self && to && msg_p && *msg_p);
@@ -926,14 +954,14 @@ static orcs_status
 s_client_wait(orcs_client_t *self, int timeout_ms, orcs_msg_t **msg_p)
 {
     orcs_actor_t *a = &self->actor;
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX
-                                      : orcs_clock_mono_us()
-                                            + (int64_t) timeout_ms * 1000;
+    int64_t deadline = timeout_ms < 0
+                           ? INT64_MAX
+                           : orcs_clock_mono_us() + (int64_t) timeout_ms * 1000;
     uint64_t msgs_in = atomic_load(&a->entry->msgs_in);
     for (;;) {
-        zmq_pollitem_t items[2] = {{a->mailbox_raw, 0, ZMQ_POLLIN, 0},
-                                   {a->sub ? zsock_resolve(a->sub) : NULL, 0,
-                                    ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[2] = {
+            {a->mailbox_raw, 0, ZMQ_POLLIN, 0},
+            {a->sub ? zsock_resolve(a->sub) : NULL, 0, ZMQ_POLLIN, 0}};
         int64_t left = deadline - orcs_clock_mono_us();
         if (left < 0)
             left = 0;
@@ -942,8 +970,8 @@ s_client_wait(orcs_client_t *self, int timeout_ms, orcs_msg_t **msg_p)
         if (rc < 0 && zmq_errno() != EINTR)
             return ORCS_ECLOSED;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
-            orcs_status status = orcs__msg_recv(a->mailbox_raw, ZMQ_DONTWAIT,
-                                                msg_p);
+            orcs_status status =
+                orcs__msg_recv(a->mailbox_raw, ZMQ_DONTWAIT, msg_p);
             if (status == ORCS_OK) {
                 s_count_in(a, *msg_p, &msgs_in);
                 return ORCS_OK;
@@ -962,8 +990,11 @@ s_client_wait(orcs_client_t *self, int timeout_ms, orcs_msg_t **msg_p)
 }
 
 orcs_status
-orcs_client_ask(orcs_client_t *self, const char *to, orcs_msg_t **msg_p,
-                int timeout_ms, orcs_msg_t **reply_p)
+orcs_client_ask(orcs_client_t *self,
+                const char *to,
+                orcs_msg_t **msg_p,
+                int timeout_ms,
+                orcs_msg_t **reply_p)
 {
     orcs_assert(self && reply_p);
     *reply_p = NULL;
@@ -973,8 +1004,7 @@ orcs_client_ask(orcs_client_t *self, const char *to, orcs_msg_t **msg_p,
     if (rc != ORCS_OK)
         return rc;
     for (;;) {
-        int64_t left_ms = timeout_ms
-                        - (orcs_clock_mono_us() - start) / 1000;
+        int64_t left_ms = timeout_ms - (orcs_clock_mono_us() - start) / 1000;
         orcs_msg_t *msg = NULL;
         rc = s_client_wait(self, left_ms > 0 ? (int) left_ms : 0, &msg);
         if (rc != ORCS_OK)

@@ -83,7 +83,8 @@ orcs__dir_get(orcs__dir_t *self, const char *name, bool create)
 }
 
 void
-orcs__dir_set_endpoint(orcs__dir_t *self, orcs__entry_t *entry,
+orcs__dir_set_endpoint(orcs__dir_t *self,
+                       orcs__entry_t *entry,
                        const char *endpoint)
 {
     pthread_mutex_lock(&self->lock);
@@ -96,7 +97,8 @@ orcs__dir_set_endpoint(orcs__dir_t *self, orcs__entry_t *entry,
 }
 
 unsigned
-orcs__dir_endpoints(orcs__dir_t *self, orcs__entry_t *entry,
+orcs__dir_endpoints(orcs__dir_t *self,
+                    orcs__entry_t *entry,
                     zlist_t **endpoints_p)
 {
     zlist_t *list = zlist_new();
@@ -119,8 +121,7 @@ orcs__dir_endpoints(orcs__dir_t *self, orcs__entry_t *entry,
 }
 
 void
-orcs__dir_set_error(orcs__dir_t *self, orcs__entry_t *entry,
-                    const char *text)
+orcs__dir_set_error(orcs__dir_t *self, orcs__entry_t *entry, const char *text)
 {
     pthread_mutex_lock(&self->lock);
     snprintf(entry->last_error, sizeof entry->last_error, "%s", text);

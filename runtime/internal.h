@@ -17,13 +17,13 @@
 // ---- messages on the wire (msg.c)
 
 struct orcs_msg_t {
-    Envelope env;       // decoded header
-    json_t *body;       // decoded or set body; NULL = not decoded / null
-    uint8_t *raw;       // encoded body owned by us (malloc), or NULL
-    size_t raw_size;    // bytes in raw
-    zmq_msg_t frame;    // received body frame (zero copy)
-    bool has_frame;     // frame holds the body bytes
-    bool body_is_null;  // no body at all (null)
+    Envelope env;      // decoded header
+    json_t *body;      // decoded or set body; NULL = not decoded / null
+    uint8_t *raw;      // encoded body owned by us (malloc), or NULL
+    size_t raw_size;   // bytes in raw
+    zmq_msg_t frame;   // received body frame (zero copy)
+    bool has_frame;    // frame holds the body bytes
+    bool body_is_null; // no body at all (null)
 };
 
 // Sends msg (header then body frame) on a raw zmq socket with zmq flags
@@ -39,8 +39,8 @@ orcs_status orcs__msg_send(orcs_msg_t *msg, void *socket, int flags);
 orcs_status orcs__msg_recv(void *socket, int flags, orcs_msg_t **msg_p);
 
 // Decodes a header frame. Returns ORCS_OK or ORCS_EPROTO.
-orcs_status orcs__envelope_decode(const uint8_t *data, size_t size,
-                                  Envelope *env);
+orcs_status
+orcs__envelope_decode(const uint8_t *data, size_t size, Envelope *env);
 
 // Encodes a header into buf. Returns the size, or 0 when it does not fit.
 size_t orcs__envelope_encode(const Envelope *env, uint8_t *buf, size_t size);
@@ -76,18 +76,18 @@ struct orcs__entry_t {
     bool remote;                              // mailbox in another process
     int order;                                // start order, for listings
     int mailbox_bound;                        // messages queued at most
-    atomic_uint generation;    // bumps when endpoints change
-    atomic_int state;          // orcs__state
-    atomic_uint incarnation;   // 1 on first start
-    atomic_uint restarts;      // restarts so far
-    atomic_uint_fast64_t msgs_in;   // handled by the actor
-    atomic_uint_fast64_t msgs_out;  // sent by the actor
-    atomic_uint_fast64_t malformed; // frames refused by its sockets
-    atomic_int_fast64_t queued;     // in its mailbox now (local senders)
-    atomic_int pid;                 // process of an out-of-process child
+    atomic_uint generation;                   // bumps when endpoints change
+    atomic_int state;                         // orcs__state
+    atomic_uint incarnation;                  // 1 on first start
+    atomic_uint restarts;                     // restarts so far
+    atomic_uint_fast64_t msgs_in;             // handled by the actor
+    atomic_uint_fast64_t msgs_out;            // sent by the actor
+    atomic_uint_fast64_t malformed;           // frames refused by its sockets
+    atomic_int_fast64_t queued; // in its mailbox now (local senders)
+    atomic_int pid;             // process of an out-of-process child
     // under the directory mutex:
-    char endpoint[160];             // mailbox endpoint ("" = none)
-    char last_error[256];           // last failure, for status
+    char endpoint[160];   // mailbox endpoint ("" = none)
+    char last_error[256]; // last failure, for status
 };
 
 typedef struct orcs__dir_t orcs__dir_t;
@@ -98,21 +98,22 @@ void orcs__dir_destroy(orcs__dir_t **self_p);
 // Returns the entry for name, creating it when create is set (a removed
 // entry is revived). NULL when absent and !create. Entries live as long as
 // the directory.
-orcs__entry_t *orcs__dir_get(orcs__dir_t *self, const char *name,
-                             bool create);
+orcs__entry_t *orcs__dir_get(orcs__dir_t *self, const char *name, bool create);
 
 // Sets an entry's endpoint and bumps the generation (and its pool's).
-void orcs__dir_set_endpoint(orcs__dir_t *self, orcs__entry_t *entry,
+void orcs__dir_set_endpoint(orcs__dir_t *self,
+                            orcs__entry_t *entry,
                             const char *endpoint);
 
 // Copies the endpoints of an entry (one, or each member of a pool) into a
 // new zlist of strings and returns the generation read with them.
-unsigned orcs__dir_endpoints(orcs__dir_t *self, orcs__entry_t *entry,
+unsigned orcs__dir_endpoints(orcs__dir_t *self,
+                             orcs__entry_t *entry,
                              zlist_t **endpoints_p);
 
 // Records a failure text for status.
-void orcs__dir_set_error(orcs__dir_t *self, orcs__entry_t *entry,
-                         const char *text);
+void
+orcs__dir_set_error(orcs__dir_t *self, orcs__entry_t *entry, const char *text);
 
 // Marks an entry removed (its name may be reused).
 void orcs__dir_remove(orcs__dir_t *self, orcs__entry_t *entry);
@@ -141,35 +142,35 @@ typedef struct orcs__watch_t {
 } orcs__watch_t;
 
 struct orcs_actor_t {
-    orcs_node_t *node;                  // the node it runs in
-    const orcs_actor_def_t *def;        // callbacks
-    void *state;                        // the actor's own state
-    json_t *config;                     // its config (owned)
-    orcs__entry_t *entry;               // directory record
-    char name[ORCS_ACTOR_NAME_MAX + 1]; // unique name
+    orcs_node_t *node;                    // the node it runs in
+    const orcs_actor_def_t *def;          // callbacks
+    void *state;                          // the actor's own state
+    json_t *config;                       // its config (owned)
+    orcs__entry_t *entry;                 // directory record
+    char name[ORCS_ACTOR_NAME_MAX + 1];   // unique name
     char parent[ORCS_ACTOR_NAME_MAX + 1]; // supervisor to tell on exit
-    uint32_t incarnation;               // 1, 2, ...
-    zsock_t *mailbox;                   // PULL; owned by the supervisor
-    void *mailbox_raw;                  // zsock_resolve(mailbox)
-    zsock_t *pub;                       // PUB to the bus, made on demand
-    zsock_t *sub;                       // SUB from the bus, made on demand
-    zhashx_t *routes;                   // address -> orcs__route_t
-    orcs__timers_t *timers;             // timers and pending asks
-    orcs__watch_t *watches;             // watched fds and sockets
-    size_t watch_count;                 // used entries of watches
-    size_t watch_alloc;                 // allocated entries of watches
-    uint64_t next_id;                   // timer and correlation ids
-    bool stop;                          // leave the loop after this callback
-    orcs_status exit_status;            // why it stops
-    char exit_reason[256];              // failure text
-    bool is_client;                     // a blocking client, no thread
-    int send_timeout_ms;                // default wait on a full mailbox
-    atomic_uint_fast64_t busy_seq;      // odd while a callback runs
-    atomic_bool abandoned;              // handshake: see orcs__actor_halt
-    atomic_int refs;                    // thread + supervisor
-    atomic_int init_status;             // result of init, read after start
-    zactor_t *zactor;                   // the thread (supervisor side)
-    zlist_t *inbox;                     // client: messages kept aside
+    uint32_t incarnation;                 // 1, 2, ...
+    zsock_t *mailbox;                     // PULL; owned by the supervisor
+    void *mailbox_raw;                    // zsock_resolve(mailbox)
+    zsock_t *pub;                         // PUB to the bus, made on demand
+    zsock_t *sub;                         // SUB from the bus, made on demand
+    zhashx_t *routes;                     // address -> orcs__route_t
+    orcs__timers_t *timers;               // timers and pending asks
+    orcs__watch_t *watches;               // watched fds and sockets
+    size_t watch_count;                   // used entries of watches
+    size_t watch_alloc;                   // allocated entries of watches
+    uint64_t next_id;                     // timer and correlation ids
+    bool stop;                            // leave the loop after this callback
+    orcs_status exit_status;              // why it stops
+    char exit_reason[256];                // failure text
+    bool is_client;                       // a blocking client, no thread
+    int send_timeout_ms;                  // default wait on a full mailbox
+    atomic_uint_fast64_t busy_seq;        // odd while a callback runs
+    atomic_bool abandoned;                // handshake: see orcs__actor_halt
+    atomic_int refs;                      // thread + supervisor
+    atomic_int init_status;               // result of init, read after start
+    zactor_t *zactor;                     // the thread (supervisor side)
+    zlist_t *inbox;                       // client: messages kept aside
 };
 
 // Options to start one incarnation of an in-process actor.
@@ -188,7 +189,8 @@ typedef struct {
 // returns its status and writes the reason into err.
 orcs_status orcs__actor_spawn(orcs_node_t *node,
                               const orcs__spawn_opts_t *opts,
-                              orcs_actor_t **actor_p, char *err,
+                              orcs_actor_t **actor_p,
+                              char *err,
                               size_t err_size);
 
 // Stops an incarnation: $TERM, then waits up to timeout_ms for its thread
@@ -204,13 +206,19 @@ orcs_status orcs__actor_halt(orcs_actor_t **actor_p, int timeout_ms);
 uint64_t orcs__actor_busy_seq(orcs_actor_t *actor);
 
 // Creates a bound mailbox socket for name (endpoint written into buf).
-orcs_status orcs__mailbox_new(orcs_node_t *node, const char *name, int bound,
-                              bool ipc, zsock_t **mailbox_p, char *endpoint,
+orcs_status orcs__mailbox_new(orcs_node_t *node,
+                              const char *name,
+                              int bound,
+                              bool ipc,
+                              zsock_t **mailbox_p,
+                              char *endpoint,
                               size_t size);
 
 // Watches a zmq socket in the actor's loop (control endpoints).
-orcs_status orcs__actor_watch_socket(orcs_actor_t *self, void *socket,
-                                     orcs_actor_watch_fn *fn, void *arg);
+orcs_status orcs__actor_watch_socket(orcs_actor_t *self,
+                                     void *socket,
+                                     orcs_actor_watch_fn *fn,
+                                     void *arg);
 
 // Forwards a message as it is (from and incarnation kept) to its `to`.
 // Ownership and statuses as orcs_actor_send.
@@ -225,32 +233,37 @@ struct orcs_client_t {
 orcs_client_t *orcs__client_new_named(orcs_node_t *node, const char *name);
 
 // Counts and logs (at most once per interval) a malformed frame.
-void orcs__malformed(orcs_node_t *node, orcs__entry_t *entry,
-                     const char *where, orcs_status status);
+void orcs__malformed(orcs_node_t *node,
+                     orcs__entry_t *entry,
+                     const char *where,
+                     orcs_status status);
 
 // ---- timers (timers.c): a heap of deadlines, with ids for cancellation
 
 typedef struct {
-    uint64_t id;          // timer or correlation id
-    int64_t due_us;       // monotonic deadline
-    int64_t interval_us;  // 0 = one shot
-    void *arg;            // user argument
-    bool is_ask;          // a pending ask's deadline
+    uint64_t id;                      // timer or correlation id
+    int64_t due_us;                   // monotonic deadline
+    int64_t interval_us;              // 0 = one shot
+    void *arg;                        // user argument
+    bool is_ask;                      // a pending ask's deadline
     char type[ORCS_MSG_TYPE_MAX + 1]; // ask: the request's type
-    size_t heap_index;    // position in the heap
+    size_t heap_index;                // position in the heap
 } orcs__timer_t;
 
 orcs__timers_t *orcs__timers_new(void);
 void orcs__timers_destroy(orcs__timers_t **self_p);
-orcs__timer_t *orcs__timers_add(orcs__timers_t *self, uint64_t id,
-                                int64_t due_us, int64_t interval_us);
+orcs__timer_t *orcs__timers_add(orcs__timers_t *self,
+                                uint64_t id,
+                                int64_t due_us,
+                                int64_t interval_us);
 orcs__timer_t *orcs__timers_find(orcs__timers_t *self, uint64_t id);
 // Removes and frees a timer.
 void orcs__timers_remove(orcs__timers_t *self, orcs__timer_t *timer);
 // The earliest timer, or NULL.
 orcs__timer_t *orcs__timers_first(orcs__timers_t *self);
 // Moves a repeating timer to its next deadline.
-void orcs__timers_reschedule(orcs__timers_t *self, orcs__timer_t *timer,
+void orcs__timers_reschedule(orcs__timers_t *self,
+                             orcs__timer_t *timer,
                              int64_t due_us);
 size_t orcs__timers_size(orcs__timers_t *self);
 
@@ -278,8 +291,10 @@ uint64_t orcs__node_unique(orcs_node_t *node);
 int orcs__node_send_timeout_ms(orcs_node_t *node);
 int orcs__node_max_message_bytes(orcs_node_t *node);
 // Resolves a kind name or plug-in path. err says why on failure.
-orcs_status orcs__node_kind(orcs_node_t *node, const char *kind,
-                            const orcs_actor_def_t **def_p, char *err,
+orcs_status orcs__node_kind(orcs_node_t *node,
+                            const char *kind,
+                            const orcs_actor_def_t **def_p,
+                            char *err,
                             size_t err_size);
 const char *orcs__node_child_program(orcs_node_t *node);
 const char *orcs__node_link_endpoint(orcs_node_t *node);
@@ -296,15 +311,19 @@ extern const orcs_actor_def_t orcs__link_def;
 // ---- out-of-process children (process.c)
 
 typedef struct {
-    pid_t pid;   // child process, or 0
-    int pidfd;   // pollable handle, or -1
+    pid_t pid; // child process, or 0
+    int pidfd; // pollable handle, or -1
 } orcs__proc_t;
 
 // Starts a child process hosting one actor that joins this node.
-orcs_status orcs__proc_spawn(orcs_node_t *node, const char *name,
-                             const char *kind, const json_t *config,
-                             const char *parent, const char *endpoint,
-                             uint32_t incarnation, orcs__proc_t *proc);
+orcs_status orcs__proc_spawn(orcs_node_t *node,
+                             const char *name,
+                             const char *kind,
+                             const json_t *config,
+                             const char *parent,
+                             const char *endpoint,
+                             uint32_t incarnation,
+                             orcs__proc_t *proc);
 // Stops it: SIGTERM, wait up to timeout_ms, then SIGKILL. Reaps it.
 void orcs__proc_stop(orcs__proc_t *proc, int timeout_ms);
 // Reaps an exited child; returns its exit as a status and a reason.

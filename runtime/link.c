@@ -6,13 +6,12 @@
 #include "internal.h"
 
 typedef struct {
-    zsock_t *pull;  // bound at the node's link endpoint
-    void *raw;      // zsock_resolve(pull)
+    zsock_t *pull; // bound at the node's link endpoint
+    void *raw;     // zsock_resolve(pull)
 } s_link_t;
 
 static orcs_status
-s_link_ready(orcs_actor_t *actor, void *state, int fd, short events,
-             void *arg)
+s_link_ready(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
 {
     (void) fd;
     (void) events;

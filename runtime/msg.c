@@ -151,8 +151,7 @@ orcs_msg_incarnation(const orcs_msg_t *self)
 }
 
 bool
-orcs_msg_trace(const orcs_msg_t *self, uint8_t trace_id[16],
-               uint8_t span_id[8])
+orcs_msg_trace(const orcs_msg_t *self, uint8_t trace_id[16], uint8_t span_id[8])
 {
     memset(trace_id, 0, 16);
     memset(span_id, 0, 8);
@@ -198,7 +197,8 @@ orcs_msg_set_status(orcs_msg_t *self, orcs_status status)
 }
 
 void
-orcs_msg_set_trace(orcs_msg_t *self, const uint8_t trace_id[16],
+orcs_msg_set_trace(orcs_msg_t *self,
+                   const uint8_t trace_id[16],
                    const uint8_t span_id[8])
 {
     memcpy(self->env.trace_id.bytes, trace_id, 16);
@@ -330,8 +330,8 @@ orcs_status
 orcs__msg_send(orcs_msg_t *msg, void *socket, int flags)
 {
     uint8_t header[ORCS_MSG_HEADER_MAX];
-    size_t header_size = orcs__envelope_encode(&msg->env, header,
-                                               sizeof header);
+    size_t header_size =
+        orcs__envelope_encode(&msg->env, header, sizeof header);
     if (header_size == 0)
         return ORCS_ETOOBIG;
     size_t body_size = 0;

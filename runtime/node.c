@@ -19,36 +19,36 @@
 #define S_LOG_INTERVAL_US 10000000 // malformed-frame logs per source
 
 struct orcs_node_t {
-    json_t *config;                  // node config with defaults (owned)
-    char *config_dir;                // resolves relative plug-in paths
+    json_t *config;                     // node config with defaults (owned)
+    char *config_dir;                   // resolves relative plug-in paths
     char name[ORCS_ACTOR_NAME_MAX + 1]; // node name
-    char data_dir[PATH_MAX];         // data directory
-    char control[PATH_MAX + 64];     // control endpoint
-    char bus_in[96];                 // XSUB side of the event bus
-    char bus_out[96];                // XPUB side of the event bus
-    char link[96];                   // where child processes send
-    char child_program[PATH_MAX];    // program for out-of-process children
-    orcs__dir_t *dir;                // names
-    zhashx_t *kinds;                 // kind name -> orcs_actor_def_t
-    zlist_t *plugins;                // dlopen handles
-    pthread_mutex_t lock;            // kinds, plugins, error, log limits
-    zhashx_t *log_limits;            // source -> last log time (int64 *)
-    atomic_uint_fast64_t unique;     // endpoint and client numbers
-    atomic_uint_fast64_t malformed;  // every malformed frame in the node
-    int send_timeout_ms;             // default wait on a full mailbox
-    int max_message_bytes;           // socket size limit for outside peers
-    zactor_t *bus;                   // zproxy
-    orcs_client_t *inbox;            // top supervisors report here
-    zsock_t *system_mailbox;         // mailbox of the system supervisor
-    zsock_t *root_mailbox;           // mailbox of the root supervisor
-    orcs_actor_t *system;            // system supervisor (status, link)
-    orcs_actor_t *root;              // the user's supervision tree
-    int stop_pipe[2];                // request_stop and signals write here
-    int lock_fd;                     // flock on DATA/node.lock
-    int64_t started_at;              // mono us
-    bool started;                    // start succeeded
-    bool stopped;                    // stop ran
-    char error[768];                 // last error text
+    char data_dir[PATH_MAX];            // data directory
+    char control[PATH_MAX + 64];        // control endpoint
+    char bus_in[96];                    // XSUB side of the event bus
+    char bus_out[96];                   // XPUB side of the event bus
+    char link[96];                      // where child processes send
+    char child_program[PATH_MAX];       // program for out-of-process children
+    orcs__dir_t *dir;                   // names
+    zhashx_t *kinds;                    // kind name -> orcs_actor_def_t
+    zlist_t *plugins;                   // dlopen handles
+    pthread_mutex_t lock;               // kinds, plugins, error, log limits
+    zhashx_t *log_limits;               // source -> last log time (int64 *)
+    atomic_uint_fast64_t unique;        // endpoint and client numbers
+    atomic_uint_fast64_t malformed;     // every malformed frame in the node
+    int send_timeout_ms;                // default wait on a full mailbox
+    int max_message_bytes;              // socket size limit for outside peers
+    zactor_t *bus;                      // zproxy
+    orcs_client_t *inbox;               // top supervisors report here
+    zsock_t *system_mailbox;            // mailbox of the system supervisor
+    zsock_t *root_mailbox;              // mailbox of the root supervisor
+    orcs_actor_t *system;               // system supervisor (status, link)
+    orcs_actor_t *root;                 // the user's supervision tree
+    int stop_pipe[2];                   // request_stop and signals write here
+    int lock_fd;                        // flock on DATA/node.lock
+    int64_t started_at;                 // mono us
+    bool started;                       // start succeeded
+    bool stopped;                       // stop ran
+    char error[768];                    // last error text
 };
 
 extern const orcs_actor_def_t orcs__echo_def;
@@ -116,7 +116,8 @@ s_limit(const json_t *config, const char *key, int dflt)
 }
 
 orcs_status
-orcs_node_configure(orcs_node_t *self, const json_t *config,
+orcs_node_configure(orcs_node_t *self,
+                    const json_t *config,
                     const char *config_dir)
 {
     orcs_assert(self && config);
@@ -142,8 +143,8 @@ orcs_node_configure(orcs_node_t *self, const json_t *config,
     else
         self->control[0] = 0;
     self->send_timeout_ms = s_limit(copy, "send_timeout_ms", 5000);
-    self->max_message_bytes = s_limit(copy, "max_message_bytes",
-                                      16 * 1024 * 1024);
+    self->max_message_bytes =
+        s_limit(copy, "max_message_bytes", 16 * 1024 * 1024);
     orcs__sys_set_max_sockets((size_t) s_limit(copy, "max_sockets", 16384));
     const char *level = json_string_value(json_object_get(copy, "log_level"));
     if (level) {
@@ -155,8 +156,7 @@ orcs_node_configure(orcs_node_t *self, const json_t *config,
     // inproc endpoints are released asynchronously when their socket
     // closes: every node of a process gets names of its own.
     unsigned id = orcs__sys_next_id();
-    snprintf(self->bus_in, sizeof self->bus_in, "inproc://orcs.%u.bus.in",
-             id);
+    snprintf(self->bus_in, sizeof self->bus_in, "inproc://orcs.%u.bus.in", id);
     snprintf(self->bus_out, sizeof self->bus_out, "inproc://orcs.%u.bus.out",
              id);
     snprintf(self->link, sizeof self->link, "ipc://@orcs.%d.%u.link",
@@ -172,8 +172,8 @@ orcs_node_register_kind(orcs_node_t *self, const orcs_actor_def_t *def)
         return ORCS_EINVAL;
     pthread_mutex_lock(&self->lock);
     orcs_status rc = zhashx_insert(self->kinds, def->kind, (void *) def) == 0
-                       ? ORCS_OK
-                       : ORCS_EEXIST;
+                         ? ORCS_OK
+                         : ORCS_EEXIST;
     pthread_mutex_unlock(&self->lock);
     return rc;
 }
@@ -194,8 +194,11 @@ s_is_path(const char *kind)
 
 // Loads a plug-in once; its def is then cached under its path.
 static orcs_status
-s_load_plugin(orcs_node_t *self, const char *path,
-              const orcs_actor_def_t **def_p, char *err, size_t err_size)
+s_load_plugin(orcs_node_t *self,
+              const char *path,
+              const orcs_actor_def_t **def_p,
+              char *err,
+              size_t err_size)
 {
     char resolved[PATH_MAX];
     snprintf(resolved, sizeof resolved, "%s", path);
@@ -215,9 +218,8 @@ s_load_plugin(orcs_node_t *self, const char *path,
     *(void **) &entry = dlsym(handle, ORCS_ACTOR_PLUGIN_SYMBOL);
     const orcs_actor_def_t *def = entry ? entry() : NULL;
     if (!def || def->abi != ORCS_ACTOR_ABI || !def->receive) {
-        snprintf(err, err_size,
-                 "plug-in %s: no valid %s() (abi %u expected)", path,
-                 ORCS_ACTOR_PLUGIN_SYMBOL, ORCS_ACTOR_ABI);
+        snprintf(err, err_size, "plug-in %s: no valid %s() (abi %u expected)",
+                 path, ORCS_ACTOR_PLUGIN_SYMBOL, ORCS_ACTOR_ABI);
         dlclose(handle);
         return ORCS_ECONFIG;
     }
@@ -228,8 +230,11 @@ s_load_plugin(orcs_node_t *self, const char *path,
 }
 
 orcs_status
-orcs__node_kind(orcs_node_t *node, const char *kind,
-                const orcs_actor_def_t **def_p, char *err, size_t err_size)
+orcs__node_kind(orcs_node_t *node,
+                const char *kind,
+                const orcs_actor_def_t **def_p,
+                char *err,
+                size_t err_size)
 {
     *def_p = NULL;
     if (!kind || !kind[0]) {
@@ -338,7 +343,9 @@ orcs_node_control_endpoint(const orcs_node_t *self)
 }
 
 void
-orcs__malformed(orcs_node_t *node, orcs__entry_t *entry, const char *where,
+orcs__malformed(orcs_node_t *node,
+                orcs__entry_t *entry,
+                const char *where,
                 orcs_status status)
 {
     if (entry)
@@ -411,8 +418,8 @@ s_lock_data(orcs_node_t *self)
         char absolute[PATH_MAX];
         if (!realpath(self->data_dir, absolute))
             snprintf(absolute, sizeof absolute, "%s", self->data_dir);
-        snprintf(self->control, sizeof self->control,
-                 "ipc://%s/control.sock", absolute);
+        snprintf(self->control, sizeof self->control, "ipc://%s/control.sock",
+                 absolute);
         if (strlen(self->control) - 6 >= 108) {
             orcs__node_set_error(self,
                                  "data directory path too long for an ipc "
@@ -425,8 +432,11 @@ s_lock_data(orcs_node_t *self)
 }
 
 static orcs_status
-s_start_top(orcs_node_t *self, const char *name, const json_t *spec,
-            zsock_t **mailbox_p, orcs_actor_t **actor_p)
+s_start_top(orcs_node_t *self,
+            const char *name,
+            const json_t *spec,
+            zsock_t **mailbox_p,
+            orcs_actor_t **actor_p)
 {
     orcs__entry_t *entry = orcs__dir_get(self->dir, name, true);
     entry->is_supervisor = true;
@@ -580,16 +590,17 @@ json_t *
 orcs_node_status(orcs_node_t *self)
 {
     int64_t up = self->started ? orcs_clock_mono_us() - self->started_at : 0;
-    return json_pack("{s:s, s:i, s:s, s:s, s:f, s:I, s:o}", "node",
-                     self->name, "pid", (int) getpid(), "data", self->data_dir,
-                     "control", self->control, "uptime_s", up / 1e6,
-                     "malformed",
+    return json_pack("{s:s, s:i, s:s, s:s, s:f, s:I, s:o}", "node", self->name,
+                     "pid", (int) getpid(), "data", self->data_dir, "control",
+                     self->control, "uptime_s", up / 1e6, "malformed",
                      (json_int_t) atomic_load(&self->malformed), "actors",
                      orcs__dir_status(self->dir));
 }
 
 static orcs_status
-s_supervisor_ask(orcs_node_t *self, const char *supervisor, const char *type,
+s_supervisor_ask(orcs_node_t *self,
+                 const char *supervisor,
+                 const char *type,
                  json_t *body)
 {
     orcs__entry_t *entry = orcs__dir_get(self->dir, supervisor, false);
@@ -618,15 +629,18 @@ s_supervisor_ask(orcs_node_t *self, const char *supervisor, const char *type,
 }
 
 orcs_status
-orcs_node_start_child(orcs_node_t *self, const char *supervisor,
-                      const char *name, const json_t *config)
+orcs_node_start_child(orcs_node_t *self,
+                      const char *supervisor,
+                      const char *name,
+                      const json_t *config)
 {
     json_t *body = json_pack("{s:s, s:O?}", "name", name, "config", config);
     return s_supervisor_ask(self, supervisor, "$start_child", body);
 }
 
 orcs_status
-orcs_node_stop_child(orcs_node_t *self, const char *supervisor,
+orcs_node_stop_child(orcs_node_t *self,
+                     const char *supervisor,
                      const char *name)
 {
     json_t *body = json_pack("{s:s}", "name", name);
@@ -634,8 +648,11 @@ orcs_node_stop_child(orcs_node_t *self, const char *supervisor,
 }
 
 orcs_status
-orcs_control_request(const char *endpoint, const char *type,
-                     const json_t *body, int timeout_ms, json_t **reply_p)
+orcs_control_request(const char *endpoint,
+                     const char *type,
+                     const json_t *body,
+                     int timeout_ms,
+                     json_t **reply_p)
 {
     *reply_p = NULL;
     zsock_t *sock = zsock_new(ZMQ_DEALER);

@@ -8,8 +8,8 @@ const char *
 orcs_status_str(orcs_status status)
 {
     switch (status) {
-#define XX(name, value, text)                                                 \
-    case ORCS_##name:                                                         \
+#define XX(name, value, text) \
+    case ORCS_##name:         \
         return text;
         ORCS_STATUS_MAP(XX)
 #undef XX
@@ -21,8 +21,8 @@ const char *
 orcs_status_name(orcs_status status)
 {
     switch (status) {
-#define XX(name, value, text)                                                 \
-    case ORCS_##name:                                                         \
+#define XX(name, value, text) \
+    case ORCS_##name:         \
         return #name;
         ORCS_STATUS_MAP(XX)
 #undef XX
@@ -33,10 +33,10 @@ orcs_status_name(orcs_status status)
 orcs_status
 orcs_status_from_name(const char *name, orcs_status *status_p)
 {
-#define XX(sym, value, text)                                                  \
-    if (strcmp(name, #sym) == 0) {                                            \
-        *status_p = ORCS_##sym;                                               \
-        return ORCS_OK;                                                       \
+#define XX(sym, value, text)       \
+    if (strcmp(name, #sym) == 0) { \
+        *status_p = ORCS_##sym;    \
+        return ORCS_OK;            \
     }
     ORCS_STATUS_MAP(XX)
 #undef XX

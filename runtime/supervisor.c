@@ -53,24 +53,24 @@ struct s_child_t {
 };
 
 typedef struct {
-    orcs_actor_t *self;      // the supervisor's own actor
-    orcs_node_t *node;       // its node
-    s_strategy strategy;     // restart strategy
-    int intensity;           // restarts allowed in period_s
-    int period_s;            // the window
-    s_child_t **children;    // in start order
-    size_t count;            // children
-    size_t alloc;            // allocated slots
-    json_t *template_spec;   // simple_one_for_one: the template child
-    int64_t *restarts;       // monotonic times of recent restarts (ring)
-    size_t restart_count;    // entries used in restarts
+    orcs_actor_t *self;       // the supervisor's own actor
+    orcs_node_t *node;        // its node
+    s_strategy strategy;      // restart strategy
+    int intensity;            // restarts allowed in period_s
+    int period_s;             // the window
+    s_child_t **children;     // in start order
+    size_t count;             // children
+    size_t alloc;             // allocated slots
+    json_t *template_spec;    // simple_one_for_one: the template child
+    int64_t *restarts;        // monotonic times of recent restarts (ring)
+    size_t restart_count;     // entries used in restarts
     uint64_t heartbeat_timer; // 0 when no child has a heartbeat
 } s_sup_t;
 
-static const char *const s_strategy_names[]
-    = {"one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"};
-static const char *const s_restart_names[]
-    = {"permanent", "transient", "temporary"};
+static const char *const s_strategy_names[] = {
+    "one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"};
+static const char *const s_restart_names[] = {"permanent", "transient",
+                                              "temporary"};
 
 static int
 s_lookup(const char *const *names, int count, const char *value, int dflt)
@@ -105,8 +105,11 @@ s_child_destroy(s_child_t **child_p)
 }
 
 static orcs_status
-s_child_new(s_sup_t *sup, const json_t *spec, s_child_t **child_p,
-            char *err, size_t err_size)
+s_child_new(s_sup_t *sup,
+            const json_t *spec,
+            s_child_t **child_p,
+            char *err,
+            size_t err_size)
 {
     *child_p = NULL;
     const char *name = json_string_value(json_object_get(spec, "name"));
@@ -117,10 +120,9 @@ s_child_new(s_sup_t *sup, const json_t *spec, s_child_t **child_p,
     s_child_t *child = orcs_calloc(1, sizeof *child);
     snprintf(child->name, sizeof child->name, "%s", name);
     child->spec = json_deep_copy(spec);
-    child->restart = s_lookup(s_restart_names, 3,
-                              json_string_value(json_object_get(spec,
-                                                                "restart")),
-                              S_PERMANENT);
+    child->restart = s_lookup(
+        s_restart_names, 3, json_string_value(json_object_get(spec, "restart")),
+        S_PERMANENT);
     child->shutdown_ms = s_int(spec, "shutdown_ms", 5000);
     child->heartbeat_ms = s_int(spec, "heartbeat_ms", 0);
     child->mailbox_bound = s_int(spec, "mailbox", 1000);
@@ -139,8 +141,8 @@ s_child_new(s_sup_t *sup, const json_t *spec, s_child_t **child_p,
         const char *kind = json_string_value(json_object_get(spec, "actor"));
         snprintf(child->kind, sizeof child->kind, "%s", kind ? kind : "");
         child->config = json_object_get(child->spec, "config");
-        rc = orcs__node_kind(sup->node, child->kind, &child->def, err,
-                             err_size);
+        rc =
+            orcs__node_kind(sup->node, child->kind, &child->def, err, err_size);
     }
     if (rc != ORCS_OK) {
         s_child_destroy(&child);
@@ -164,8 +166,7 @@ s_child_new(s_sup_t *sup, const json_t *spec, s_child_t **child_p,
     child->entry->mailbox_bound = child->mailbox_bound;
     snprintf(child->entry->supervisor, sizeof child->entry->supervisor, "%s",
              orcs_actor_name(sup->self));
-    snprintf(child->entry->kind, sizeof child->entry->kind, "%s",
-             child->kind);
+    snprintf(child->entry->kind, sizeof child->entry->kind, "%s", child->kind);
     child->member_count = (size_t) (pool > 1 ? pool : 1);
     child->members = orcs_calloc(child->member_count, sizeof *child->members);
     for (size_t i = 0; i < child->member_count; i++) {
@@ -180,8 +181,7 @@ s_child_new(s_sup_t *sup, const json_t *spec, s_child_t **child_p,
             m->entry->mailbox_bound = child->mailbox_bound;
             snprintf(m->entry->supervisor, sizeof m->entry->supervisor, "%s",
                      name);
-            snprintf(m->entry->kind, sizeof m->entry->kind, "%s",
-                     child->kind);
+            snprintf(m->entry->kind, sizeof m->entry->kind, "%s", child->kind);
         } else {
             snprintf(m->name, sizeof m->name, "%s", name);
             m->entry = child->entry;
@@ -191,9 +191,8 @@ s_child_new(s_sup_t *sup, const json_t *spec, s_child_t **child_p,
     return ORCS_OK;
 }
 
-static orcs_status
-s_proc_exited(orcs_actor_t *actor, void *state, int fd, short events,
-              void *arg);
+static orcs_status s_proc_exited(
+    orcs_actor_t *actor, void *state, int fd, short events, void *arg);
 
 static orcs_status
 s_member_start(s_sup_t *sup, s_member_t *m, char *err, size_t err_size)
@@ -264,8 +263,7 @@ s_member_stop(s_sup_t *sup, s_member_t *m)
         orcs_actor_unwatch(sup->self, m->proc.pidfd);
         orcs__proc_stop(&m->proc, m->child->shutdown_ms);
         atomic_store(&m->entry->pid, 0);
-    } else if (orcs__actor_halt(&m->actor, m->child->shutdown_ms)
-               != ORCS_OK) {
+    } else if (orcs__actor_halt(&m->actor, m->child->shutdown_ms) != ORCS_OK) {
         m->mailbox = NULL; // the abandoned thread closes it
         m->endpoint[0] = 0;
     }
@@ -277,8 +275,7 @@ static orcs_status
 s_child_start(s_sup_t *sup, s_child_t *child, char *err, size_t err_size)
 {
     for (size_t i = 0; i < child->member_count; i++) {
-        orcs_status rc = s_member_start(sup, &child->members[i], err,
-                                        err_size);
+        orcs_status rc = s_member_start(sup, &child->members[i], err, err_size);
         if (rc != ORCS_OK)
             return rc;
     }
@@ -324,8 +321,8 @@ s_append(s_sup_t *sup, s_child_t *child)
 {
     if (sup->count == sup->alloc) {
         sup->alloc = sup->alloc ? sup->alloc * 2 : 8;
-        sup->children = orcs_realloc(sup->children,
-                                     sup->alloc * sizeof *sup->children);
+        sup->children =
+            orcs_realloc(sup->children, sup->alloc * sizeof *sup->children);
     }
     sup->children[sup->count++] = child;
 }
@@ -371,13 +368,15 @@ s_index_of(s_sup_t *sup, s_child_t *child)
 }
 
 static void
-s_publish_restart(s_sup_t *sup, const char *name, orcs_status status,
+s_publish_restart(s_sup_t *sup,
+                  const char *name,
+                  orcs_status status,
                   const char *reason)
 {
-    json_t *event = json_pack("{s:s, s:s, s:s, s:s}", "actor", name,
-                              "supervisor", orcs_actor_name(sup->self),
-                              "status", orcs_status_name(status), "reason",
-                              reason);
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:s}", "actor", name, "supervisor",
+                  orcs_actor_name(sup->self), "status",
+                  orcs_status_name(status), "reason", reason);
     orcs_actor_publish(sup->self, "status.restart", &event);
 }
 
@@ -421,7 +420,9 @@ s_restart_member(s_sup_t *sup, s_member_t *m)
 
 // Handles the end of an incarnation of member m.
 static void
-s_member_exited(s_sup_t *sup, s_member_t *m, orcs_status status,
+s_member_exited(s_sup_t *sup,
+                s_member_t *m,
+                orcs_status status,
                 const char *reason)
 {
     s_child_t *child = m->child;
@@ -437,15 +438,16 @@ s_member_exited(s_sup_t *sup, s_member_t *m, orcs_status status,
                       orcs_status_name(status), reason);
     }
     bool restart = child->restart == S_PERMANENT
-                || (child->restart == S_TRANSIENT && abnormal);
+                   || (child->restart == S_TRANSIENT && abnormal);
     if (!restart) {
-        atomic_store(&m->entry->state, abnormal ? ORCS__STATE_FAILED
-                                                : ORCS__STATE_STOPPED);
+        atomic_store(&m->entry->state,
+                     abnormal ? ORCS__STATE_FAILED : ORCS__STATE_STOPPED);
         bool all_down = true;
         for (size_t i = 0; i < child->member_count; i++)
             all_down = all_down && !child->members[i].running;
-        if (all_down && (child->restart == S_TEMPORARY
-                         || sup->strategy == S_SIMPLE_ONE_FOR_ONE))
+        if (all_down
+            && (child->restart == S_TEMPORARY
+                || sup->strategy == S_SIMPLE_ONE_FOR_ONE))
             s_child_delete(sup, s_index_of(sup, child));
         return;
     }
@@ -471,8 +473,7 @@ s_find_member(s_sup_t *sup, const char *name)
 }
 
 static orcs_status
-s_proc_exited(orcs_actor_t *actor, void *state, int fd, short events,
-              void *arg)
+s_proc_exited(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
 {
     (void) events;
     s_sup_t *sup = state;
@@ -556,14 +557,13 @@ s_sup_init(orcs_actor_t *actor, const json_t *config, void **state_p)
         orcs_actor_fail(actor, ORCS_ECONFIG, err);
         return ORCS_OK;
     }
-    sup->strategy = s_lookup(s_strategy_names, 4,
-                             json_string_value(json_object_get(config,
-                                                               "strategy")),
-                             S_ONE_FOR_ONE);
+    sup->strategy = s_lookup(
+        s_strategy_names, 4,
+        json_string_value(json_object_get(config, "strategy")), S_ONE_FOR_ONE);
     sup->intensity = s_int(config, "intensity", 3);
     sup->period_s = s_int(config, "period_s", 5);
-    sup->restarts = orcs_calloc((size_t) sup->intensity + 2,
-                                sizeof *sup->restarts);
+    sup->restarts =
+        orcs_calloc((size_t) sup->intensity + 2, sizeof *sup->restarts);
     json_t *children = json_object_get(config, "children");
     if (sup->strategy == S_SIMPLE_ONE_FOR_ONE) {
         sup->template_spec = json_deep_copy(json_array_get(children, 0));
@@ -607,11 +607,9 @@ s_which_children(s_sup_t *sup, orcs_msg_t *msg)
                 list,
                 json_pack("{s:s, s:s, s:i, s:b, s:s, s:i}", "name", m->name,
                           "child", child->name, "incarnation",
-                          (int) m->incarnation, "running", m->running,
-                          "state",
+                          (int) m->incarnation, "running", m->running, "state",
                           orcs__state_name(atomic_load(&m->entry->state)),
-                          "restarts",
-                          (int) atomic_load(&m->entry->restarts)));
+                          "restarts", (int) atomic_load(&m->entry->restarts)));
         }
     }
     json_t *body = json_pack("{s:o}", "children", list);

@@ -14,8 +14,8 @@
 
 #include <czmq.h>
 
-#include "orcs/log.h"
 #include "internal.h"
+#include "orcs/log.h"
 
 static atomic_int s_log_level = ORCS_LOG_WARN;
 static orcs_log_sink_fn *s_log_sink;
@@ -118,8 +118,9 @@ orcs_runtime_shutdown(void)
     // A hung thread that never returned still owns sockets; terminating
     // the context would wait for it forever (see docs/supervision.md).
     if (orcs__sys_abandoned() > 0) {
-        orcs_log_error("sys", "skipping context shutdown: %d hung actor "
-                              "threads never returned",
+        orcs_log_error("sys",
+                       "skipping context shutdown: %d hung actor "
+                       "threads never returned",
                        orcs__sys_abandoned());
         return;
     }
@@ -212,7 +213,9 @@ orcs_log_set_sink(orcs_log_sink_fn *sink, void *arg)
 }
 
 void
-orcs_log_write(orcs_log_level level, const char *component, const char *fmt,
+orcs_log_write(orcs_log_level level,
+               const char *component,
+               const char *fmt,
                ...)
 {
     static const char *const names[] = {"E", "W", "I", "D"};
@@ -230,6 +233,5 @@ orcs_log_write(orcs_log_level level, const char *component, const char *fmt,
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     fprintf(stderr, "%02d:%02d:%02d.%03ld %s %s: %s\n", tm.tm_hour, tm.tm_min,
-            tm.tm_sec, ts.tv_nsec / 1000000, names[level & 3], component,
-            line);
+            tm.tm_sec, ts.tv_nsec / 1000000, names[level & 3], component, line);
 }

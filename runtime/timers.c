@@ -50,8 +50,7 @@ orcs__timers_destroy(orcs__timers_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_table_put(orcs__timers_t *self, orcs__timer_t *timer);
+static void s_table_put(orcs__timers_t *self, orcs__timer_t *timer);
 
 static void
 s_table_grow(orcs__timers_t *self)
@@ -144,7 +143,9 @@ s_down(orcs__timers_t *self, size_t i)
 }
 
 orcs__timer_t *
-orcs__timers_add(orcs__timers_t *self, uint64_t id, int64_t due_us,
+orcs__timers_add(orcs__timers_t *self,
+                 uint64_t id,
+                 int64_t due_us,
                  int64_t interval_us)
 {
     orcs__timer_t *timer = orcs_calloc(1, sizeof *timer);
@@ -186,7 +187,8 @@ orcs__timers_first(orcs__timers_t *self)
 }
 
 void
-orcs__timers_reschedule(orcs__timers_t *self, orcs__timer_t *timer,
+orcs__timers_reschedule(orcs__timers_t *self,
+                        orcs__timer_t *timer,
                         int64_t due_us)
 {
     timer->due_us = due_us;

@@ -26,10 +26,10 @@ s_greet(orcs_client_t *client, const char *name)
     if (rc == ORCS_OK)
         rc = orcs_msg_body(reply, &answer);
     if (rc == ORCS_OK)
-        printf("%s (greeting #%lld of this incarnation)\n",
-               json_string_value(json_object_get(answer, "text")),
-               (long long) json_integer_value(json_object_get(answer,
-                                                              "count")));
+        printf(
+            "%s (greeting #%lld of this incarnation)\n",
+            json_string_value(json_object_get(answer, "text")),
+            (long long) json_integer_value(json_object_get(answer, "count")));
     else
         fprintf(stderr, "embed: greet failed: %s\n", orcs_status_str(rc));
     orcs_msg_destroy(&msg);

@@ -23,8 +23,8 @@ s_init(orcs_actor_t *actor, const json_t *config, void **state_p)
     greeter_t *self = calloc(1, sizeof *self);
     if (!self)
         return ORCS_EINTERNAL;
-    const char *greeting = json_string_value(json_object_get(config,
-                                                             "greeting"));
+    const char *greeting =
+        json_string_value(json_object_get(config, "greeting"));
     self->greeting = strdup(greeting ? greeting : "hello");
     *state_p = self;
     return ORCS_OK;
@@ -48,10 +48,10 @@ s_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         || !json_is_string(json_object_get(body, "name"))) {
         orcs_msg_set_status(reply, ORCS_EINVAL);
     } else {
-        json_t *answer = json_pack(
-            "{s:s++, s:i}", "text", self->greeting, ", ",
-            json_string_value(json_object_get(body, "name")), "count",
-            ++self->count);
+        json_t *answer =
+            json_pack("{s:s++, s:i}", "text", self->greeting, ", ",
+                      json_string_value(json_object_get(body, "name")), "count",
+                      ++self->count);
         orcs_msg_set_body(reply, &answer);
     }
     orcs_status rc = orcs_actor_reply(actor, msg, &reply);

@@ -81,15 +81,12 @@ typedef struct {
 //   ORCS_PLUGIN_EXPORT const orcs_actor_def_t *orcs_actor_plugin(void);
 #define ORCS_ACTOR_PLUGIN_SYMBOL "orcs_actor_plugin"
 #define ORCS_PLUGIN_EXPORT       __attribute__((visibility("default")))
-typedef const orcs_actor_def_t *(orcs_actor_plugin_fn)(void);
+typedef const orcs_actor_def_t *(orcs_actor_plugin_fn) (void);
 
 // Called when a watched file descriptor is ready (events: ZMQ_POLLIN,
 // ZMQ_POLLOUT, ZMQ_POLLERR bits).
-typedef orcs_status(orcs_actor_watch_fn)(orcs_actor_t *actor,
-                                         void *state,
-                                         int fd,
-                                         short events,
-                                         void *arg);
+typedef orcs_status(orcs_actor_watch_fn)(
+    orcs_actor_t *actor, void *state, int fd, short events, void *arg);
 
 // Sends *msg_p to address `to` ("name" or "name@node"), fire and forget.
 // When the mailbox is full, waits until the message's deadline (or the
@@ -165,9 +162,8 @@ ORCS_EXPORT orcs_status orcs_actor_unwatch(orcs_actor_t *self, int fd);
 // Marks the actor failed with status and a reason (copied, for `orcs
 // status`). When the current callback returns, the actor stops and its
 // supervisor handles the failure. status must be an error.
-ORCS_EXPORT void orcs_actor_fail(orcs_actor_t *self,
-                                 orcs_status status,
-                                 const char *reason);
+ORCS_EXPORT void
+orcs_actor_fail(orcs_actor_t *self, orcs_status status, const char *reason);
 
 // Asks the actor to stop normally after the current callback (exit reason
 // ORCS_OK: a transient child is then not restarted).

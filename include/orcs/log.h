@@ -38,18 +38,18 @@ ORCS_EXPORT void orcs_log_write(orcs_log_level level,
                                 const char *fmt,
                                 ...) __attribute__((format(printf, 3, 4)));
 
-#define orcs_log_at(level, component, ...)                                    \
-    do {                                                                      \
-        if ((level) <= orcs_log_level_get())                                  \
-            orcs_log_write((level), (component), __VA_ARGS__);                \
+#define orcs_log_at(level, component, ...)                     \
+    do {                                                       \
+        if ((level) <= orcs_log_level_get())                   \
+            orcs_log_write((level), (component), __VA_ARGS__); \
     } while (0)
-#define orcs_log_error(component, ...)                                        \
+#define orcs_log_error(component, ...) \
     orcs_log_at(ORCS_LOG_ERROR, component, __VA_ARGS__)
-#define orcs_log_warn(component, ...)                                         \
+#define orcs_log_warn(component, ...) \
     orcs_log_at(ORCS_LOG_WARN, component, __VA_ARGS__)
-#define orcs_log_info(component, ...)                                         \
+#define orcs_log_info(component, ...) \
     orcs_log_at(ORCS_LOG_INFO, component, __VA_ARGS__)
-#define orcs_log_debug(component, ...)                                        \
+#define orcs_log_debug(component, ...) \
     orcs_log_at(ORCS_LOG_DEBUG, component, __VA_ARGS__)
 
 #ifdef __cplusplus

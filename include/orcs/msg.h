@@ -79,8 +79,7 @@ ORCS_EXPORT bool orcs_msg_trace(const orcs_msg_t *self,
 ORCS_EXPORT orcs_status orcs_msg_set_type(orcs_msg_t *self, const char *type);
 ORCS_EXPORT orcs_status orcs_msg_set_run_id(orcs_msg_t *self,
                                             const char *run_id);
-ORCS_EXPORT orcs_status orcs_msg_set_topic(orcs_msg_t *self,
-                                           const char *topic);
+ORCS_EXPORT orcs_status orcs_msg_set_topic(orcs_msg_t *self, const char *topic);
 ORCS_EXPORT void orcs_msg_set_deadline_us(orcs_msg_t *self,
                                           int64_t deadline_us);
 ORCS_EXPORT void orcs_msg_set_flags(orcs_msg_t *self, uint32_t flags);
@@ -95,9 +94,8 @@ ORCS_EXPORT void orcs_msg_set_body(orcs_msg_t *self, json_t **body_p);
 
 // Replaces the body with a copy of size bytes that are already MessagePack
 // (e.g. cached or forwarded). The receiver validates them as any body.
-ORCS_EXPORT void orcs_msg_set_body_raw(orcs_msg_t *self,
-                                       const void *data,
-                                       size_t size);
+ORCS_EXPORT void
+orcs_msg_set_body_raw(orcs_msg_t *self, const void *data, size_t size);
 
 // Gives the body as a document, decoding it on first use with the default
 // limits. Borrowed: valid until the message is destroyed or its body is

@@ -101,9 +101,8 @@ ORCS_EXPORT const char *orcs_node_name(const orcs_node_t *self);
 ORCS_EXPORT const char *orcs_node_data_dir(const orcs_node_t *self);
 ORCS_EXPORT const char *orcs_node_control_endpoint(const orcs_node_t *self);
 // The last error message ("" when none). Thread-safe copy into buf.
-ORCS_EXPORT const char *orcs_node_error(orcs_node_t *self,
-                                        char *buf,
-                                        size_t size);
+ORCS_EXPORT const char *
+orcs_node_error(orcs_node_t *self, char *buf, size_t size);
 
 // ---- Blocking helpers for code outside actors (CLI, tests, embedding).
 

@@ -8,14 +8,14 @@
 #define ORCS_VERSION_PATCH 0
 #define ORCS_VERSION       "0.1.0"
 
+#include "orcs/actor.h"
+#include "orcs/config.h"
+#include "orcs/doc.h"
+#include "orcs/log.h"
+#include "orcs/msg.h"
+#include "orcs/node.h"
 #include "orcs/status.h"
 #include "orcs/sys.h"
-#include "orcs/log.h"
-#include "orcs/doc.h"
 #include "orcs/yaml.h"
-#include "orcs/config.h"
-#include "orcs/msg.h"
-#include "orcs/actor.h"
-#include "orcs/node.h"
 
 #endif

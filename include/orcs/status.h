@@ -15,28 +15,28 @@ extern "C" {
 
 // Every status, with its value and description. Values are never renumbered;
 // new ones are added at the end.
-#define ORCS_STATUS_MAP(XX)                                                   \
-    XX(OK, 0, "success")                                                      \
-    XX(EINVAL, -1, "invalid argument")                                        \
-    XX(ENOTFOUND, -2, "not found")                                            \
-    XX(EEXIST, -3, "already exists")                                          \
-    XX(EAGAIN, -4, "resource temporarily unavailable")                        \
-    XX(ETIMEDOUT, -5, "timed out")                                            \
-    XX(ECLOSED, -6, "closed")                                                 \
-    XX(ETOOBIG, -7, "too big")                                                \
-    XX(EPROTO, -8, "malformed input")                                         \
-    XX(EIO, -9, "input/output error")                                         \
-    XX(ENET, -10, "network error")                                            \
-    XX(EREMOTE, -11, "remote peer failed")                                    \
-    XX(ECANCELED, -12, "canceled")                                            \
-    XX(EINTERNAL, -13, "internal error")                                      \
-    XX(EFULL, -14, "mailbox full")                                            \
-    XX(EFAILED, -15, "actor failed")                                          \
-    XX(EHUNG, -16, "actor missed its heartbeat deadline")                     \
-    XX(ECRASHED, -17, "child process died")                                   \
-    XX(ESHUTDOWN, -18, "shutting down")                                       \
-    XX(ECONFIG, -19, "invalid configuration")                                 \
-    XX(EDENIED, -20, "access denied")                                         \
+#define ORCS_STATUS_MAP(XX)                               \
+    XX(OK, 0, "success")                                  \
+    XX(EINVAL, -1, "invalid argument")                    \
+    XX(ENOTFOUND, -2, "not found")                        \
+    XX(EEXIST, -3, "already exists")                      \
+    XX(EAGAIN, -4, "resource temporarily unavailable")    \
+    XX(ETIMEDOUT, -5, "timed out")                        \
+    XX(ECLOSED, -6, "closed")                             \
+    XX(ETOOBIG, -7, "too big")                            \
+    XX(EPROTO, -8, "malformed input")                     \
+    XX(EIO, -9, "input/output error")                     \
+    XX(ENET, -10, "network error")                        \
+    XX(EREMOTE, -11, "remote peer failed")                \
+    XX(ECANCELED, -12, "canceled")                        \
+    XX(EINTERNAL, -13, "internal error")                  \
+    XX(EFULL, -14, "mailbox full")                        \
+    XX(EFAILED, -15, "actor failed")                      \
+    XX(EHUNG, -16, "actor missed its heartbeat deadline") \
+    XX(ECRASHED, -17, "child process died")               \
+    XX(ESHUTDOWN, -18, "shutting down")                   \
+    XX(ECONFIG, -19, "invalid configuration")             \
+    XX(EDENIED, -20, "access denied")                     \
     XX(EUNSUPPORTED, -21, "not supported")
 
 typedef enum {

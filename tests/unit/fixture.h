@@ -42,7 +42,8 @@ fixture_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 // registering `kinds` (NULL-terminated, may be NULL). Returns the status of
 // orcs_node_start; on success f->node and f->client are ready.
 static inline orcs_status
-fixture_start(fixture_t *f, const char *supervisor,
+fixture_start(fixture_t *f,
+              const char *supervisor,
               const orcs_actor_def_t *const *kinds)
 {
     memset(f, 0, sizeof *f);
@@ -104,8 +105,8 @@ static inline json_int_t
 fixture_field(fixture_t *f, const char *name, const char *field)
 {
     json_t *actor = fixture_actor(f, name);
-    json_int_t value = actor ? json_integer_value(json_object_get(actor, field))
-                             : -1;
+    json_int_t value =
+        actor ? json_integer_value(json_object_get(actor, field)) : -1;
     json_decref(actor);
     return value;
 }
@@ -114,17 +115,19 @@ static inline bool
 fixture_state_is(fixture_t *f, const char *name, const char *state)
 {
     json_t *actor = fixture_actor(f, name);
-    bool is = actor
-           && strcmp(json_string_value(json_object_get(actor, "state")),
-                     state)
-                  == 0;
+    bool is =
+        actor
+        && strcmp(json_string_value(json_object_get(actor, "state")), state)
+               == 0;
     json_decref(actor);
     return is;
 }
 
 // Polls until field of actor `name` is at least `value`.
 static inline bool
-fixture_wait_field(fixture_t *f, const char *name, const char *field,
+fixture_wait_field(fixture_t *f,
+                   const char *name,
+                   const char *field,
                    json_int_t value)
 {
     for (int i = 0; i < FIXTURE_WAIT_MS; i++) {
@@ -149,14 +152,17 @@ fixture_wait_state(fixture_t *f, const char *name, const char *state)
 // Asks `to` and returns the reply's body (new reference) or NULL; the
 // reply's status goes to *status_p when not NULL.
 static inline json_t *
-fixture_ask(fixture_t *f, const char *to, const char *type, json_t *body,
+fixture_ask(fixture_t *f,
+            const char *to,
+            const char *type,
+            json_t *body,
             orcs_status *status_p)
 {
     orcs_msg_t *msg = orcs_msg_new(type);
     orcs_msg_set_body(msg, &body);
     orcs_msg_t *reply = NULL;
-    orcs_status rc = orcs_client_ask(f->client, to, &msg, FIXTURE_WAIT_MS,
-                                     &reply);
+    orcs_status rc =
+        orcs_client_ask(f->client, to, &msg, FIXTURE_WAIT_MS, &reply);
     orcs_msg_destroy(&msg);
     json_t *doc = NULL;
     if (rc == ORCS_OK) {
@@ -185,9 +191,9 @@ static inline int
 fixture_ping(fixture_t *f, const char *to)
 {
     json_t *reply = fixture_ask(f, to, "ping", NULL, NULL);
-    int incarnation = reply ? (int) json_integer_value(
-                                  json_object_get(reply, "incarnation"))
-                            : -1;
+    int incarnation =
+        reply ? (int) json_integer_value(json_object_get(reply, "incarnation"))
+              : -1;
     json_decref(reply);
     return incarnation;
 }

@@ -15,11 +15,11 @@
 // what it saw to the asker.
 
 typedef struct {
-    orcs_msg_t *pending;  // the client's ask waiting for an outcome
-    int one_shot;         // one-shot timer firings
-    int repeats;          // repeating timer firings
-    uint64_t repeat_id;   // the repeating timer
-    uint64_t ask_id;      // correlation id of our ask
+    orcs_msg_t *pending; // the client's ask waiting for an outcome
+    int one_shot;        // one-shot timer firings
+    int repeats;         // repeating timer firings
+    uint64_t repeat_id;  // the repeating timer
+    uint64_t ask_id;     // correlation id of our ask
 } s_prober_t;
 
 static orcs_status
@@ -49,11 +49,10 @@ s_prober_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
     const char *type = orcs_msg_type(msg);
     if (orcs_msg_kind_of(msg) == ORCS_MSG_TIMEOUT) {
         s_answer(actor, self,
-                 json_pack("{s:s, s:s, s:b, s:s}", "kind", "timeout",
-                           "status", orcs_status_name(orcs_msg_status(msg)),
-                           "same_id",
-                           orcs_msg_correlation_id(msg) == self->ask_id,
-                           "type", orcs_msg_type(msg)));
+                 json_pack("{s:s, s:s, s:b, s:s}", "kind", "timeout", "status",
+                           orcs_status_name(orcs_msg_status(msg)), "same_id",
+                           orcs_msg_correlation_id(msg) == self->ask_id, "type",
+                           orcs_msg_type(msg)));
         return ORCS_OK;
     }
     if (orcs_msg_kind_of(msg) == ORCS_MSG_REPLY) {
@@ -66,15 +65,15 @@ s_prober_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
     *msg_p = NULL;
     if (strcmp(type, "ask_silent") == 0) {
         orcs_msg_t *ask = orcs_msg_new("are_you_there");
-        orcs_status rc = orcs_actor_ask(actor, "silent", &ask, 50,
-                                        &self->ask_id);
+        orcs_status rc =
+            orcs_actor_ask(actor, "silent", &ask, 50, &self->ask_id);
         orcs_msg_destroy(&ask);
         return rc;
     }
     if (strcmp(type, "ask_echo") == 0) {
         orcs_msg_t *ask = orcs_msg_new("ping");
-        orcs_status rc = orcs_actor_ask(actor, "echo", &ask, 10000,
-                                        &self->ask_id);
+        orcs_status rc =
+            orcs_actor_ask(actor, "echo", &ask, 10000, &self->ask_id);
         orcs_msg_destroy(&ask);
         return rc;
     }
@@ -82,7 +81,8 @@ s_prober_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         uint64_t once = 0;
         orcs_actor_timer_start(actor, 5, 0, (void *) 1, &once);
         orcs_actor_timer_start(actor, 1, 2, (void *) 2, &self->repeat_id);
-        assert_true(once != 0 && self->repeat_id != 0 && once != self->repeat_id);
+        assert_true(once != 0 && self->repeat_id != 0
+                    && once != self->repeat_id);
         assert_int_equal(orcs_actor_timer_start(actor, -1, 0, NULL, NULL),
                          ORCS_EINVAL);
         return ORCS_OK;
@@ -97,8 +97,8 @@ s_prober_timer(orcs_actor_t *actor, void *state, uint64_t id, void *arg)
     s_prober_t *self = state;
     if (arg == (void *) 3) {
         s_answer(actor, self,
-                 json_pack("{s:i, s:i}", "one_shot", self->one_shot,
-                           "repeats", self->repeats));
+                 json_pack("{s:i, s:i}", "one_shot", self->one_shot, "repeats",
+                           self->repeats));
         return ORCS_OK;
     }
     if (arg == (void *) 1) {
@@ -148,17 +148,17 @@ static const orcs_actor_def_t s_silent_def = {
     .receive = s_silent_receive,
 };
 
-static const orcs_actor_def_t *const s_kinds[]
-    = {&s_prober_def, &s_silent_def, NULL};
+static const orcs_actor_def_t *const s_kinds[] = {&s_prober_def, &s_silent_def,
+                                                  NULL};
 
-static const char s_tree[]
-    = "{\"strategy\": \"one_for_one\", \"intensity\": 100, \"period_s\": 5,"
-      " \"children\": ["
-      "  {\"name\": \"echo\", \"actor\": \"echo\"},"
-      "  {\"name\": \"prober\", \"actor\": \"prober\"},"
-      "  {\"name\": \"silent\", \"actor\": \"silent\"},"
-      "  {\"name\": \"small\", \"actor\": \"echo\", \"mailbox\": 4},"
-      "  {\"name\": \"pool\", \"actor\": \"echo\", \"pool\": 3}]}";
+static const char s_tree[] =
+    "{\"strategy\": \"one_for_one\", \"intensity\": 100, \"period_s\": 5,"
+    " \"children\": ["
+    "  {\"name\": \"echo\", \"actor\": \"echo\"},"
+    "  {\"name\": \"prober\", \"actor\": \"prober\"},"
+    "  {\"name\": \"silent\", \"actor\": \"silent\"},"
+    "  {\"name\": \"small\", \"actor\": \"echo\", \"mailbox\": 4},"
+    "  {\"name\": \"pool\", \"actor\": \"echo\", \"pool\": 3}]}";
 
 static int
 s_setup(void **state)
@@ -182,8 +182,8 @@ test_actor_ask_gets_reply_with_body(void **state)
 {
     fixture_t *f = *state;
     orcs_status rc;
-    json_t *body = json_pack("{s:s, s:[i, f, n, b]}", "text", "héllo", "list",
-                             1, 2.5, 0);
+    json_t *body =
+        json_pack("{s:s, s:[i, f, n, b]}", "text", "héllo", "list", 1, 2.5, 0);
     json_t *reply = fixture_ask(f, "echo", "anything", json_incref(body), &rc);
     assert_int_equal(rc, ORCS_OK);
     assert_true(json_equal(reply, body));
@@ -249,9 +249,9 @@ test_actor_send_to_full_mailbox_fails_after_deadline(void **state)
 {
     fixture_t *f = *state;
     // Keep "small" busy, then fill its 4-message mailbox.
-    assert_int_equal(fixture_send(f, "small", "hang",
-                                  json_pack("{s:i}", "ms", 1500)),
-                     ORCS_OK);
+    assert_int_equal(
+        fixture_send(f, "small", "hang", json_pack("{s:i}", "ms", 1500)),
+        ORCS_OK);
     assert_true(fixture_wait_field(f, "small", "msgs_in", 1));
     int sent = 0;
     orcs_status rc = ORCS_OK;
@@ -313,10 +313,9 @@ test_actor_events_reach_subscribers(void **state)
     // Subscriptions propagate asynchronously: publish until one arrives.
     orcs_msg_t *event = NULL;
     for (int i = 0; i < 200 && !event; i++) {
-        json_t *reply = fixture_ask(f, "echo", "publish",
-                                    json_pack("{s:s, s:i}", "topic",
-                                              "test.hello", "n", i),
-                                    NULL);
+        json_t *reply = fixture_ask(
+            f, "echo", "publish",
+            json_pack("{s:s, s:i}", "topic", "test.hello", "n", i), NULL);
         json_decref(reply);
         orcs_msg_t *msg = NULL;
         while (!event && orcs_client_recv(f->client, 10, &msg) == ORCS_OK) {
@@ -337,7 +336,9 @@ test_actor_events_reach_subscribers(void **state)
 }
 
 static void
-s_send_frames(void *sock, const char *const *frames, const size_t *sizes,
+s_send_frames(void *sock,
+              const char *const *frames,
+              const size_t *sizes,
               int count)
 {
     for (int i = 0; i < count; i++)
@@ -349,9 +350,7 @@ test_actor_malformed_frames_are_counted_and_dropped(void **state)
 {
     fixture_t *f = *state;
     json_int_t before = fixture_field(f, "link", "malformed");
-    char link[96];
-    snprintf(link, sizeof link, "ipc://@orcs.%d.link", (int) getpid());
-    zsock_t *push = zsock_new_push(link);
+    zsock_t *push = zsock_new_push(orcs__node_link_endpoint(f->node));
     assert_non_null(push);
     void *raw = zsock_resolve(push);
     static const char *const one[] = {"lonely frame"};
@@ -377,8 +376,7 @@ test_actor_malformed_frames_are_counted_and_dropped(void **state)
     orcs_msg_destroy(&msg);
     assert_true(fixture_wait_field(f, "link", "malformed", before + 4));
     json_t *status = orcs_node_status(f->node);
-    assert_true(json_integer_value(json_object_get(status, "malformed"))
-                >= 4);
+    assert_true(json_integer_value(json_object_get(status, "malformed")) >= 4);
     json_decref(status);
     // A well-formed message through the same link still arrives.
     msg = orcs_msg_new("note");
@@ -446,8 +444,8 @@ main(void)
         cmocka_unit_test(test_actor_control_endpoint_refuses_garbage),
         cmocka_unit_test(test_actor_bad_body_reaches_receiver_as_error),
     };
-    int failed = cmocka_run_group_tests_name("orcs_actor", tests, s_setup,
-                                             s_teardown);
+    int failed =
+        cmocka_run_group_tests_name("orcs_actor", tests, s_setup, s_teardown);
     orcs_runtime_shutdown();
     return failed;
 }

@@ -74,8 +74,7 @@ test_msg_header_decode_rejects_garbage(void **state)
     assert_int_equal(orcs__envelope_decode(garbage, sizeof garbage, &out),
                      ORCS_EPROTO);
     static const uint8_t no_version[] = {0x1a, 0x01, 'x'};
-    assert_int_equal(orcs__envelope_decode(no_version, sizeof no_version,
-                                           &out),
+    assert_int_equal(orcs__envelope_decode(no_version, sizeof no_version, &out),
                      ORCS_EPROTO);
     static const uint8_t too_long[] = {0x08, 0x01, 0x1a, 0x7f, 'a'};
     assert_int_equal(orcs__envelope_decode(too_long, sizeof too_long, &out),
@@ -84,8 +83,8 @@ test_msg_header_decode_rejects_garbage(void **state)
     assert_int_equal(orcs__envelope_decode(huge, sizeof huge, &out),
                      ORCS_EPROTO);
     // Unknown fields are skipped.
-    static const uint8_t unknown[] = {0x08, 0x01, 0xf8, 0x07, 0x05,
-                                      0x1a, 0x01, 'p'};
+    static const uint8_t unknown[] = {0x08, 0x01, 0xf8, 0x07,
+                                      0x05, 0x1a, 0x01, 'p'};
     assert_int_equal(orcs__envelope_decode(unknown, sizeof unknown, &out),
                      ORCS_OK);
     assert_string_equal(out.type, "p");

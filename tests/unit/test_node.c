@@ -22,10 +22,11 @@ test_node_loads_plugin_actor(void **state)
     (void) state;
     fixture_t f;
     assert_int_equal(
-        fixture_start(&f,
-                      "{\"children\": [{\"name\": \"greeter\", \"actor\": \""
-                      PLUGIN "\", \"config\": {\"greeting\": \"hi\"}}]}",
-                      NULL),
+        fixture_start(
+            &f,
+            "{\"children\": [{\"name\": \"greeter\", \"actor\": \"" PLUGIN
+            "\", \"config\": {\"greeting\": \"hi\"}}]}",
+            NULL),
         ORCS_OK);
     json_t *reply = fixture_ask(&f, "greeter", "greet",
                                 json_pack("{s:s}", "name", "Ada"), NULL);
@@ -52,8 +53,8 @@ test_node_refuses_bad_plugin(void **state)
                       NULL),
         ORCS_ECONFIG);
     char err[512];
-    assert_non_null(strstr(orcs_node_error(f.node, err, sizeof err),
-                           "libnothing.so"));
+    assert_non_null(
+        strstr(orcs_node_error(f.node, err, sizeof err), "libnothing.so"));
     fixture_stop(&f);
     // A shared object without the entry point.
     assert_int_equal(
@@ -108,8 +109,8 @@ test_node_one_node_per_data_dir(void **state)
     json_decref(config);
     assert_int_equal(orcs_node_start(second), ORCS_EIO);
     char err[512];
-    assert_non_null(strstr(orcs_node_error(second, err, sizeof err),
-                           "another node"));
+    assert_non_null(
+        strstr(orcs_node_error(second, err, sizeof err), "another node"));
     orcs_node_destroy(&second);
     assert_null(second);
     orcs_node_destroy(&second); // idempotent
@@ -120,8 +121,8 @@ static int
 s_pid_of(fixture_t *f, const char *name)
 {
     json_t *reply = fixture_ask(f, name, "ping", NULL, NULL);
-    int pid = reply ? (int) json_integer_value(json_object_get(reply, "pid"))
-                    : -1;
+    int pid =
+        reply ? (int) json_integer_value(json_object_get(reply, "pid")) : -1;
     json_decref(reply);
     return pid;
 }
@@ -135,8 +136,8 @@ test_node_process_child_restarts_after_segfault_and_kill(void **state)
                                    "{\"intensity\": 10, \"children\": ["
                                    " {\"name\": \"iso\", \"actor\": \"echo\","
                                    "  \"process\": true},"
-                                   " {\"name\": \"plug\", \"actor\": \""
-                                   PLUGIN "\", \"process\": true}]}",
+                                   " {\"name\": \"plug\", \"actor\": \"" PLUGIN
+                                   "\", \"process\": true}]}",
                                    NULL),
                      ORCS_OK);
     int pid = s_pid_of(&f, "iso");

@@ -11,8 +11,8 @@
 
 #include "fixture.h"
 
-static const char *const s_strategies[]
-    = {"one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"};
+static const char *const s_strategies[] = {
+    "one_for_one", "one_for_all", "rest_for_one", "simple_one_for_one"};
 static const char *const s_restarts[] = {"permanent", "transient", "temporary"};
 // Exit kinds, as echo commands: a normal stop, a callback returning an
 // error, orcs_actor_fail, and a callback that misses its heartbeat.
@@ -62,9 +62,9 @@ static int
 s_incarnation(fixture_t *f, const char *sup, const char *name)
 {
     json_t *child = s_which(f, sup, name);
-    int value = child ? (int) json_integer_value(
-                            json_object_get(child, "incarnation"))
-                      : 0;
+    int value =
+        child ? (int) json_integer_value(json_object_get(child, "incarnation"))
+              : 0;
     if (child && !json_is_true(json_object_get(child, "running")))
         value = -value; // stopped
     json_decref(child);
@@ -95,10 +95,10 @@ s_run_case(fixture_t *f, int strategy, int restart, int exit_kind)
         }
     }
     json_decref(child);
-    json_t *spec = json_pack("{s:s, s:s, s:{s:s, s:i, s:i, s:o}}", "name", sup,
-                             "restart", "permanent", "supervisor", "strategy",
-                             s_strategies[strategy], "intensity", 10,
-                             "period_s", 10, "children", children);
+    json_t *spec =
+        json_pack("{s:s, s:s, s:{s:s, s:i, s:i, s:o}}", "name", sup, "restart",
+                  "permanent", "supervisor", "strategy", s_strategies[strategy],
+                  "intensity", 10, "period_s", 10, "children", children);
     assert_int_equal(orcs_node_start_child(f->node, "root", sup, spec),
                      ORCS_OK);
     json_decref(spec);
@@ -163,10 +163,10 @@ static void
 test_supervisor_intensity_escalates_to_parent(void **state)
 {
     fixture_t *f = *state;
-    json_t *spec = json_pack(
-        "{s:s, s:{s:s, s:i, s:i, s:[{s:s, s:s}]}}", "name", "weak",
-        "supervisor", "strategy", "one_for_one", "intensity", 2, "period_s",
-        60, "children", "name", "weak.w", "actor", "echo");
+    json_t *spec = json_pack("{s:s, s:{s:s, s:i, s:i, s:[{s:s, s:s}]}}", "name",
+                             "weak", "supervisor", "strategy", "one_for_one",
+                             "intensity", 2, "period_s", 60, "children", "name",
+                             "weak.w", "actor", "echo");
     assert_int_equal(orcs_node_start_child(f->node, "root", "weak", spec),
                      ORCS_OK);
     json_decref(spec);
@@ -180,9 +180,9 @@ test_supervisor_intensity_escalates_to_parent(void **state)
     // root restarts it with a fresh child.
     assert_true(fixture_wait_field(f, "weak", "restarts", 1));
     json_t *weak = fixture_actor(f, "weak");
-    assert_non_null(strstr(
-        json_string_value(json_object_get(weak, "last_error")),
-        "reached max restart intensity"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(weak, "last_error")),
+               "reached max restart intensity"));
     json_decref(weak);
     assert_true(fixture_wait_field(f, "weak", "incarnation", 2));
     assert_int_equal(fixture_ping(f, "weak.w"), 1);
@@ -222,9 +222,9 @@ test_supervisor_shutdown_timeout_abandons_hung_child(void **state)
     assert_int_equal(orcs_node_start_child(f->node, "root", "sleepy", spec),
                      ORCS_OK);
     json_decref(spec);
-    assert_int_equal(fixture_send(f, "sleepy", "hang",
-                                  json_pack("{s:i}", "ms", 300)),
-                     ORCS_OK);
+    assert_int_equal(
+        fixture_send(f, "sleepy", "hang", json_pack("{s:i}", "ms", 300)),
+        ORCS_OK);
     assert_true(fixture_wait_field(f, "sleepy", "msgs_in", 1));
     // stop_child returns after shutdown_ms even though the thread is busy.
     assert_int_equal(orcs_node_stop_child(f->node, "root", "sleepy"), ORCS_OK);
@@ -316,10 +316,10 @@ main(void)
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(test_supervisor_shutdown_in_reverse_start_order),
     };
-    int failed = cmocka_run_group_tests_name("orcs_supervisor", tests,
-                                             s_setup, s_teardown);
-    failed += cmocka_run_group_tests_name("orcs_supervisor_order", alone,
-                                          NULL, NULL);
+    int failed = cmocka_run_group_tests_name("orcs_supervisor", tests, s_setup,
+                                             s_teardown);
+    failed +=
+        cmocka_run_group_tests_name("orcs_supervisor_order", alone, NULL, NULL);
     orcs_runtime_shutdown();
     return failed;
 }
