@@ -4,6 +4,7 @@
     SPDX-License-Identifier: MPL-2.0 */
 #include "orcs/actor.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -13,9 +14,10 @@
 
 // A cached connection to one address.
 typedef struct {
-    orcs__entry_t *entry; // target (NULL: the uplink)
-    unsigned generation;  // directory generation it was built for
-    zsock_t *push;        // PUSH connected to the target's endpoints
+    orcs__entry_t *entry;          // target (NULL: the uplink)
+    unsigned generation;           // directory generation it was built for
+    zsock_t *push;                 // PUSH connected to the target's endpoints
+    orcs__header_cache_t tx_cache; // last header sent on this route
 } s_route_t;
 
 #define S_DRAIN_BATCH 256 // messages handled per wake-up before polling
@@ -44,10 +46,13 @@ s_sleep_us(int64_t us)
 static void
 s_backoff(int round)
 {
-    if (round < 8)
+    // A full mailbox usually drains within microseconds: yield (the
+    // receiver may share this core) for about a millisecond before
+    // sleeping, so a fast consumer is not slowed down by our naps.
+    if (round < 2000)
         sched_yield();
     else
-        s_sleep_us(round < 64 ? 20 : 200);
+        s_sleep_us(round < 4000 ? 20 : 200);
 }
 
 // ---- routing
@@ -158,17 +163,17 @@ s_deliver(orcs_actor_t *self,
         s_route_t *route = NULL;
         rc = s_route(self, name, &route);
         if (rc == ORCS_OK) {
+            // Reserve a place first (one atomic add), so concurrent senders
+            // never push the mailbox past its bound.
             atomic_int_fast64_t *queued = s_queue_counter(route->entry);
             if (queued
-                && atomic_load_explicit(queued, memory_order_relaxed)
+                && atomic_fetch_add_explicit(queued, 1, memory_order_relaxed)
                        >= route->entry->mailbox_bound)
                 rc = ORCS_EAGAIN;
             else
-                rc = orcs__msg_send(msg, zsock_resolve(route->push),
-                                    ZMQ_DONTWAIT);
+                rc = orcs__msg_send_cached(msg, zsock_resolve(route->push),
+                                           ZMQ_DONTWAIT, &route->tx_cache);
             if (rc == ORCS_OK) {
-                if (queued)
-                    atomic_fetch_add_explicit(queued, 1, memory_order_relaxed);
                 if (self->entry)
                     atomic_store_explicit(
                         &self->entry->msgs_out,
@@ -179,6 +184,8 @@ s_deliver(orcs_actor_t *self,
                 orcs_msg_destroy(msg_p);
                 return ORCS_OK;
             }
+            if (queued)
+                atomic_fetch_sub_explicit(queued, 1, memory_order_relaxed);
             full = true;
         }
         if (rc != ORCS_EAGAIN)
@@ -518,14 +525,17 @@ s_count_in(orcs_actor_t *self, orcs_msg_t *msg, uint64_t *msgs_in)
     atomic_store_explicit(&entry->msgs_in, ++*msgs_in, memory_order_relaxed);
 }
 
-static void
+// Returns true when the mailbox was read to EAGAIN (it is idle: its
+// ZMQ_FD fires on the next message).
+static bool
 s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
 {
     for (int i = 0; i < S_DRAIN_BATCH && !self->stop; i++) {
         orcs_msg_t *msg = NULL;
-        orcs_status rc = orcs__msg_recv(self->mailbox_raw, ZMQ_DONTWAIT, &msg);
+        orcs_status rc = orcs__msg_recv_cached(self->mailbox_raw, ZMQ_DONTWAIT,
+                                               &self->rx_cache, &msg);
         if (rc == ORCS_EAGAIN || rc == ORCS_ECLOSED)
-            return;
+            return true;
         if (rc != ORCS_OK) {
             orcs__malformed(self->node, self->entry, self->name, rc);
             continue;
@@ -533,6 +543,7 @@ s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
         s_count_in(self, msg, msgs_in);
         s_dispatch(self, msg);
     }
+    return false;
 }
 
 static void
@@ -596,6 +607,74 @@ s_poll_timeout_ms(orcs_actor_t *self)
     return (long) ((left + 999) / 1000);
 }
 
+// zmq_poll without its extra system calls. zmq_poll makes a zero-timeout
+// pass first and asks every socket for ZMQ_EVENTS before and after
+// sleeping; each ZMQ_EVENTS is a poll(2) inside libzmq. Here a socket known
+// to be idle (read to EAGAIN, so its edge-triggered ZMQ_FD fires on the
+// next activation) is not asked before sleeping, and sockets in [1, lazy)
+// whose fd fired are reported readable without asking: their drain reads
+// them with ZMQ_DONTWAIT and finds out. idle[i] is updated.
+static int
+s_wait(zmq_pollitem_t *items, bool *idle, int lazy, int count, long timeout_ms)
+{
+    struct pollfd fds[count];
+    int ready = 0;
+    for (int i = 0; i < count; i++) {
+        items[i].revents = 0;
+        fds[i] = (struct pollfd){items[i].fd, 0, 0};
+        if (!items[i].socket) {
+            if (items[i].events & ZMQ_POLLIN)
+                fds[i].events |= POLLIN;
+            if (items[i].events & ZMQ_POLLOUT)
+                fds[i].events |= POLLOUT;
+            continue;
+        }
+        size_t size = sizeof fds[i].fd;
+        zmq_getsockopt(items[i].socket, ZMQ_FD, &fds[i].fd, &size);
+        fds[i].events = POLLIN;
+        if (idle[i])
+            continue;
+        uint32_t events = 0;
+        size = sizeof events;
+        zmq_getsockopt(items[i].socket, ZMQ_EVENTS, &events, &size);
+        items[i].revents = (short) (events & (uint32_t) items[i].events);
+        if (items[i].revents)
+            ready++;
+        else
+            idle[i] = true;
+    }
+    if (ready)
+        return ready;
+    int rc = poll(fds, (nfds_t) count, (int) timeout_ms);
+    if (rc <= 0)
+        return rc;
+    for (int i = 0; i < count; i++) {
+        if (!fds[i].revents)
+            continue;
+        if (items[i].socket && i >= 1 && i < lazy) {
+            idle[i] = false;
+            items[i].revents = ZMQ_POLLIN;
+        } else if (items[i].socket) {
+            uint32_t events = 0;
+            size_t size = sizeof events;
+            zmq_getsockopt(items[i].socket, ZMQ_EVENTS, &events, &size);
+            items[i].revents = (short) (events & (uint32_t) items[i].events);
+            idle[i] = !items[i].revents;
+            if (!items[i].revents)
+                continue;
+        } else {
+            if (fds[i].revents & POLLIN)
+                items[i].revents |= ZMQ_POLLIN;
+            if (fds[i].revents & POLLOUT)
+                items[i].revents |= ZMQ_POLLOUT;
+            if (fds[i].revents & ~(POLLIN | POLLOUT))
+                items[i].revents |= ZMQ_POLLERR;
+        }
+        ready++;
+    }
+    return ready;
+}
+
 // Runs the loop until the actor stops or $TERM arrives. Returns true when
 // $TERM ended it.
 static bool
@@ -605,6 +684,7 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
     size_t items_alloc = 0;
     uint64_t msgs_in = atomic_load(&self->entry->msgs_in);
     bool terminated = false;
+    bool pipe_idle = false, mailbox_idle = false, sub_idle = false;
     while (!self->stop && !terminated) {
         size_t n = 2 + (self->sub ? 1 : 0) + self->watch_count;
         if (n > items_alloc) {
@@ -622,8 +702,18 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
             orcs__watch_t *w = &self->watches[i];
             items[base + i] = (zmq_pollitem_t){w->socket, w->fd, w->events, 0};
         }
-        int rc = zmq_poll(items, (int) (base + watch_count),
-                          s_poll_timeout_ms(self));
+        bool idle[n];
+        idle[0] = pipe_idle;
+        idle[1] = mailbox_idle;
+        if (self->sub)
+            idle[2] = sub_idle;
+        for (size_t i = base; i < n; i++)
+            idle[i] = false;
+        int rc = s_wait(items, idle, (int) base, (int) (base + watch_count),
+                        s_poll_timeout_ms(self));
+        pipe_idle = idle[0];
+        mailbox_idle = idle[1];
+        sub_idle = self->sub ? idle[2] : true;
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -637,11 +727,14 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
             zstr_free(&command);
             if (terminated)
                 break;
+            pipe_idle = false;
         }
         if (items[1].revents & ZMQ_POLLIN)
-            s_drain_mailbox(self, &msgs_in);
-        if (self->sub && !self->stop && (items[2].revents & ZMQ_POLLIN))
+            mailbox_idle = s_drain_mailbox(self, &msgs_in);
+        if (self->sub && !self->stop && (items[2].revents & ZMQ_POLLIN)) {
             s_drain_events(self);
+            sub_idle = false;
+        }
         // Watches may change inside callbacks: match by fd and socket.
         for (size_t i = 0; i < watch_count && !self->stop; i++) {
             short revents = items[base + i].revents;

@@ -32,6 +32,29 @@ struct orcs_msg_t {
 // ORCS_ECLOSED when the socket is gone.
 orcs_status orcs__msg_send(orcs_msg_t *msg, void *socket, int flags);
 
+// The last header encoded or decoded on a path, so a stream of messages
+// with the same header costs a comparison instead of a nanopb pass. The
+// sender caches the header without its per-message fields (correlation id,
+// deadline, status), which it appends as an EnvelopeDelta: protobuf merges
+// concatenated encodings, last value wins.
+typedef struct {
+    Envelope env;                       // what bytes encode
+    uint8_t bytes[ORCS_MSG_HEADER_MAX]; // the encoding
+    size_t size;                        // its length; 0 = empty cache
+} orcs__header_cache_t;
+
+// orcs__msg_send with a header cache (see orcs__header_cache_t).
+orcs_status orcs__msg_send_cached(orcs_msg_t *msg,
+                                  void *socket,
+                                  int flags,
+                                  orcs__header_cache_t *cache);
+
+// orcs__msg_recv with a header cache.
+orcs_status orcs__msg_recv_cached(void *socket,
+                                  int flags,
+                                  orcs__header_cache_t *cache,
+                                  orcs_msg_t **msg_p);
+
 // Receives one message from a raw zmq socket. A message that is not exactly
 // two frames, whose header does not decode, or whose version is unknown is
 // drained and refused with ORCS_EPROTO. Returns ORCS_EAGAIN with
@@ -170,6 +193,7 @@ struct orcs_actor_t {
     atomic_int refs;                      // thread + supervisor
     atomic_int init_status;               // result of init, read after start
     zactor_t *zactor;                     // the thread (supervisor side)
+    orcs__header_cache_t rx_cache;        // last header received
     zlist_t *inbox;                       // client: messages kept aside
 };
 

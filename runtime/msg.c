@@ -25,8 +25,10 @@ orcs_msg_new(const char *type)
     orcs_msg_t *self = orcs_calloc(1, sizeof *self);
     self->env.version = ORCS_WIRE_VERSION;
     self->body_is_null = true;
-    if (type)
-        snprintf(self->env.type, sizeof self->env.type, "%s", type);
+    if (type) {
+        size_t n = strnlen(type, sizeof self->env.type - 1);
+        memcpy(self->env.type, type, n);
+    }
     return self;
 }
 
@@ -318,7 +320,8 @@ orcs__envelope_decode(const uint8_t *data, size_t size, Envelope *env)
         return ORCS_EPROTO;
     memset(env, 0, sizeof *env);
     pb_istream_t in = pb_istream_from_buffer(data, size);
-    if (!pb_decode(&in, Envelope_fields, env))
+    // env is zeroed: skip nanopb's pass that sets defaults (all zero).
+    if (!pb_decode_ex(&in, Envelope_fields, env, PB_DECODE_NOINIT))
         return ORCS_EPROTO;
     if (env->version != ORCS_WIRE_VERSION)
         return ORCS_EPROTO;
@@ -326,13 +329,70 @@ orcs__envelope_decode(const uint8_t *data, size_t size, Envelope *env)
     return ORCS_OK;
 }
 
+// True when a and b are equal but for the per-message fields.
+static bool
+s_same_static(const Envelope *a, const Envelope *b)
+{
+    return a->version == b->version && a->kind == b->kind
+           && a->flags == b->flags && a->incarnation == b->incarnation
+           && a->trace_id.size == b->trace_id.size
+           && a->span_id.size == b->span_id.size
+           && strcmp(a->type, b->type) == 0 && strcmp(a->from, b->from) == 0
+           && strcmp(a->to, b->to) == 0 && strcmp(a->run_id, b->run_id) == 0
+           && strcmp(a->topic, b->topic) == 0
+           && memcmp(a->trace_id.bytes, b->trace_id.bytes, a->trace_id.size)
+                  == 0
+           && memcmp(a->span_id.bytes, b->span_id.bytes, a->span_id.size) == 0;
+}
+
+// Encodes env into buf, reusing the cached encoding of its static fields.
+static size_t
+s_header_encode(const Envelope *env,
+                orcs__header_cache_t *cache,
+                uint8_t *buf,
+                size_t size)
+{
+    if (!cache)
+        return orcs__envelope_encode(env, buf, size);
+    if (cache->size == 0 || !s_same_static(env, &cache->env)) {
+        cache->env = *env;
+        cache->env.correlation_id = 0;
+        cache->env.deadline_us = 0;
+        cache->env.status = 0;
+        cache->size = orcs__envelope_encode(&cache->env, cache->bytes,
+                                            sizeof cache->bytes);
+        if (cache->size == 0)
+            return 0;
+    }
+    if (cache->size > size)
+        return 0;
+    memcpy(buf, cache->bytes, cache->size);
+    if (!env->correlation_id && !env->deadline_us && !env->status)
+        return cache->size;
+    EnvelopeDelta delta = {env->correlation_id, env->deadline_us, env->status};
+    pb_ostream_t out =
+        pb_ostream_from_buffer(buf + cache->size, size - cache->size);
+    if (!pb_encode(&out, EnvelopeDelta_fields, &delta))
+        return 0;
+    return cache->size + out.bytes_written;
+}
+
 orcs_status
 orcs__msg_send(orcs_msg_t *msg, void *socket, int flags)
 {
+    return orcs__msg_send_cached(msg, socket, flags, NULL);
+}
+
+orcs_status
+orcs__msg_send_cached(orcs_msg_t *msg,
+                      void *socket,
+                      int flags,
+                      orcs__header_cache_t *cache)
+{
     uint8_t header[ORCS_MSG_HEADER_MAX];
     size_t header_size =
-        orcs__envelope_encode(&msg->env, header, sizeof header);
-    if (header_size == 0)
+        s_header_encode(&msg->env, cache, header, sizeof header);
+    if (header_size == 0 || header_size > ORCS_MSG_HEADER_MAX)
         return ORCS_ETOOBIG;
     size_t body_size = 0;
     const uint8_t *body = s_encoded(msg, &body_size);
@@ -364,8 +424,40 @@ s_drain(void *socket)
     }
 }
 
+// Decodes a header frame, reusing the last decoded header when the bytes
+// are the same.
+static orcs_status
+s_header_decode(const uint8_t *data,
+                size_t size,
+                orcs__header_cache_t *cache,
+                Envelope *env)
+{
+    if (!cache)
+        return orcs__envelope_decode(data, size, env);
+    if (cache->size == size && memcmp(cache->bytes, data, size) == 0) {
+        *env = cache->env;
+        return ORCS_OK;
+    }
+    orcs_status rc = orcs__envelope_decode(data, size, env);
+    if (rc == ORCS_OK && size <= sizeof cache->bytes) {
+        memcpy(cache->bytes, data, size);
+        cache->size = size;
+        cache->env = *env;
+    }
+    return rc;
+}
+
 orcs_status
 orcs__msg_recv(void *socket, int flags, orcs_msg_t **msg_p)
+{
+    return orcs__msg_recv_cached(socket, flags, NULL, msg_p);
+}
+
+orcs_status
+orcs__msg_recv_cached(void *socket,
+                      int flags,
+                      orcs__header_cache_t *cache,
+                      orcs_msg_t **msg_p)
 {
     *msg_p = NULL;
     zmq_msg_t head;
@@ -378,9 +470,13 @@ orcs__msg_recv(void *socket, int flags, orcs_msg_t **msg_p)
         zmq_msg_close(&head);
         return ORCS_EPROTO;
     }
-    orcs_msg_t *msg = orcs_calloc(1, sizeof *msg);
-    orcs_status rc = orcs__envelope_decode(zmq_msg_data(&head),
-                                           zmq_msg_size(&head), &msg->env);
+    orcs_msg_t *msg = orcs_malloc(sizeof *msg);
+    msg->body = NULL;
+    msg->raw = NULL;
+    msg->raw_size = 0;
+    msg->body_is_null = false;
+    orcs_status rc = s_header_decode(zmq_msg_data(&head), zmq_msg_size(&head),
+                                     cache, &msg->env);
     zmq_msg_close(&head);
     zmq_msg_init(&msg->frame);
     msg->has_frame = true;

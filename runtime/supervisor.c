@@ -64,6 +64,7 @@ typedef struct {
     json_t *template_spec;    // simple_one_for_one: the template child
     int64_t *restarts;        // monotonic times of recent restarts (ring)
     size_t restart_count;     // entries used in restarts
+    size_t restart_alloc;     // entries allocated
     uint64_t heartbeat_timer; // 0 when no child has a heartbeat
 } s_sup_t;
 
@@ -341,6 +342,11 @@ s_restart_allowed(s_sup_t *sup)
         if (now - sup->restarts[i] < window)
             sup->restarts[kept++] = sup->restarts[i];
     sup->restart_count = kept;
+    if (sup->restart_count == sup->restart_alloc) {
+        sup->restart_alloc = sup->restart_alloc ? sup->restart_alloc * 2 : 8;
+        sup->restarts = orcs_realloc(
+            sup->restarts, sup->restart_alloc * sizeof *sup->restarts);
+    }
     sup->restarts[sup->restart_count++] = now;
     return (int) sup->restart_count <= sup->intensity;
 }
@@ -456,8 +462,10 @@ s_member_exited(s_sup_t *sup,
         s_give_up(sup, m->name, reason);
         return;
     }
-    s_publish_restart(sup, m->name, status, reason);
+    char name[sizeof m->name];
+    memcpy(name, m->name, sizeof name);
     s_restart_member(sup, m);
+    s_publish_restart(sup, name, status, reason);
 }
 
 static s_member_t *
@@ -562,8 +570,6 @@ s_sup_init(orcs_actor_t *actor, const json_t *config, void **state_p)
         json_string_value(json_object_get(config, "strategy")), S_ONE_FOR_ONE);
     sup->intensity = s_int(config, "intensity", 3);
     sup->period_s = s_int(config, "period_s", 5);
-    sup->restarts =
-        orcs_calloc((size_t) sup->intensity + 2, sizeof *sup->restarts);
     json_t *children = json_object_get(config, "children");
     if (sup->strategy == S_SIMPLE_ONE_FOR_ONE) {
         sup->template_spec = json_deep_copy(json_array_get(children, 0));
@@ -691,8 +697,14 @@ s_sup_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         reason = json_string_value(json_object_get(body, "reason"));
     char text[256];
     snprintf(text, sizeof text, "%s", reason ? reason : "");
-    orcs__actor_halt(&m->actor, m->child->shutdown_ms);
+    // The old incarnation has left its loop and no longer reads the
+    // mailbox: start the next one first, reap the old thread after (m may
+    // be freed by s_member_exited: read what is needed first).
+    orcs_actor_t *old = m->actor;
+    int shutdown_ms = m->child->shutdown_ms;
+    m->actor = NULL;
     s_member_exited(sup, m, orcs_msg_status(msg), text);
+    orcs__actor_halt(&old, shutdown_ms);
     (void) actor;
     return ORCS_OK;
 }
