@@ -116,18 +116,33 @@ s_route_build(orcs_actor_t *self, const char *name, s_route_t **route_p)
 static orcs_status
 s_route(orcs_actor_t *self, const char *name, s_route_t **route_p)
 {
-    s_route_t *route = zhashx_lookup(self->routes, name);
+    // Most actors talk to the same peer many times in a row.
+    s_route_t *route = self->last_route;
+    if (!route || strcmp(self->last_route_name, name) != 0)
+        route = zhashx_lookup(self->routes, name);
     if (route) {
         if (!route->entry
             || atomic_load_explicit(&route->entry->generation,
                                     memory_order_acquire)
                    == route->generation) {
+            if (route != self->last_route) {
+                self->last_route = route;
+                snprintf(self->last_route_name, sizeof self->last_route_name,
+                         "%s", name);
+            }
             *route_p = route;
             return ORCS_OK;
         }
+        self->last_route = NULL;
         zhashx_delete(self->routes, name);
     }
-    return s_route_build(self, name, route_p);
+    orcs_status rc = s_route_build(self, name, route_p);
+    if (rc == ORCS_OK) {
+        self->last_route = *route_p;
+        snprintf(self->last_route_name, sizeof self->last_route_name, "%s",
+                 name);
+    }
+    return rc;
 }
 
 // The depth counter of the mailbox a message is addressed to; NULL for
@@ -509,7 +524,7 @@ s_dispatch(orcs_actor_t *self, orcs_msg_t *msg)
     s_busy(self);
     orcs_status rc = self->def->receive(self, self->state, &msg);
     s_busy(self);
-    orcs_msg_destroy(&msg);
+    orcs__msg_recycle(&msg, &self->spare);
     if (rc != ORCS_OK)
         s_callback_failed(self, "receive", rc);
 }
@@ -532,8 +547,9 @@ s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
 {
     for (int i = 0; i < S_DRAIN_BATCH && !self->stop; i++) {
         orcs_msg_t *msg = NULL;
-        orcs_status rc = orcs__msg_recv_cached(self->mailbox_raw, ZMQ_DONTWAIT,
-                                               &self->rx_cache, &msg);
+        orcs_status rc =
+            orcs__msg_recv_cached(self->mailbox_raw, ZMQ_DONTWAIT,
+                                  &self->rx_cache, &self->spare, &msg);
         if (rc == ORCS_EAGAIN || rc == ORCS_ECLOSED)
             return true;
         if (rc != ORCS_OK) {
@@ -777,6 +793,8 @@ static void
 s_close_sockets(orcs_actor_t *self)
 {
     zhashx_destroy(&self->routes);
+    self->last_route = NULL;
+    orcs_msg_destroy(&self->spare);
     zsock_destroy(&self->pub);
     zsock_destroy(&self->sub);
     orcs__timers_destroy(&self->timers);

@@ -17,13 +17,14 @@
 // ---- messages on the wire (msg.c)
 
 struct orcs_msg_t {
-    Envelope env;      // decoded header
-    json_t *body;      // decoded or set body; NULL = not decoded / null
-    uint8_t *raw;      // encoded body owned by us (malloc), or NULL
-    size_t raw_size;   // bytes in raw
-    zmq_msg_t frame;   // received body frame (zero copy)
-    bool has_frame;    // frame holds the body bytes
-    bool body_is_null; // no body at all (null)
+    Envelope env;        // decoded header
+    json_t *body;        // decoded or set body; NULL = not decoded / null
+    uint8_t *raw;        // encoded body owned by us (malloc), or NULL
+    size_t raw_size;     // bytes in raw
+    zmq_msg_t frame;     // received body frame (zero copy)
+    bool has_frame;      // frame holds the body bytes
+    size_t frame_offset; // where the body starts in frame
+    bool body_is_null;   // no body at all (null)
 };
 
 // Sends msg (header then body frame) on a raw zmq socket with zmq flags
@@ -50,13 +51,28 @@ orcs_status orcs__msg_send_cached(orcs_msg_t *msg,
                                   orcs__header_cache_t *cache);
 
 // orcs__msg_recv with a header cache.
+// spare_p (may be NULL) lends an emptied message to fill instead of
+// allocating one (see orcs__msg_recycle).
 orcs_status orcs__msg_recv_cached(void *socket,
                                   int flags,
                                   orcs__header_cache_t *cache,
+                                  orcs_msg_t **spare_p,
                                   orcs_msg_t **msg_p);
 
+// Empties *msg_p and keeps it in *spare_p for the next receive (or destroys
+// it when a spare is already kept). *msg_p is NULL afterwards.
+void orcs__msg_recycle(orcs_msg_t **msg_p, orcs_msg_t **spare_p);
+
+// Parses a message frame: varint(header size), header, body. Sets *env and
+// the body's offset. Returns ORCS_OK or ORCS_EPROTO.
+orcs_status orcs__frame_decode(const uint8_t *data,
+                               size_t size,
+                               orcs__header_cache_t *cache,
+                               Envelope *env,
+                               size_t *body_offset_p);
+
 // Receives one message from a raw zmq socket. A message that is not exactly
-// two frames, whose header does not decode, or whose version is unknown is
+// one frame, whose header does not decode, or whose version is unknown is
 // drained and refused with ORCS_EPROTO. Returns ORCS_EAGAIN with
 // ZMQ_DONTWAIT when nothing is there. Caller owns *msg_p.
 orcs_status orcs__msg_recv(void *socket, int flags, orcs_msg_t **msg_p);
@@ -178,23 +194,26 @@ struct orcs_actor_t {
     zsock_t *pub;                         // PUB to the bus, made on demand
     zsock_t *sub;                         // SUB from the bus, made on demand
     zhashx_t *routes;                     // address -> orcs__route_t
-    orcs__timers_t *timers;               // timers and pending asks
-    orcs__watch_t *watches;               // watched fds and sockets
-    size_t watch_count;                   // used entries of watches
-    size_t watch_alloc;                   // allocated entries of watches
-    uint64_t next_id;                     // timer and correlation ids
-    bool stop;                            // leave the loop after this callback
-    orcs_status exit_status;              // why it stops
-    char exit_reason[256];                // failure text
-    bool is_client;                       // a blocking client, no thread
-    int send_timeout_ms;                  // default wait on a full mailbox
-    atomic_uint_fast64_t busy_seq;        // odd while a callback runs
-    atomic_bool abandoned;                // handshake: see orcs__actor_halt
-    atomic_int refs;                      // thread + supervisor
-    atomic_int init_status;               // result of init, read after start
-    zactor_t *zactor;                     // the thread (supervisor side)
-    orcs__header_cache_t rx_cache;        // last header received
-    zlist_t *inbox;                       // client: messages kept aside
+    void *last_route;                     // the route used last (cache)
+    orcs_msg_t *spare;                    // an emptied message to reuse
+    char last_route_name[ORCS_MSG_ADDRESS_MAX + 1]; // its address
+    orcs__timers_t *timers;                         // timers and pending asks
+    orcs__watch_t *watches;                         // watched fds and sockets
+    size_t watch_count;                             // used entries of watches
+    size_t watch_alloc;            // allocated entries of watches
+    uint64_t next_id;              // timer and correlation ids
+    bool stop;                     // leave the loop after this callback
+    orcs_status exit_status;       // why it stops
+    char exit_reason[256];         // failure text
+    bool is_client;                // a blocking client, no thread
+    int send_timeout_ms;           // default wait on a full mailbox
+    atomic_uint_fast64_t busy_seq; // odd while a callback runs
+    atomic_bool abandoned;         // handshake: see orcs__actor_halt
+    atomic_int refs;               // thread + supervisor
+    atomic_int init_status;        // result of init, read after start
+    zactor_t *zactor;              // the thread (supervisor side)
+    orcs__header_cache_t rx_cache; // last header received
+    zlist_t *inbox;                // client: messages kept aside
 };
 
 // Options to start one incarnation of an in-process actor.

@@ -22,13 +22,28 @@ orcs__field_set(char *field, size_t size, const char *value)
 orcs_msg_t *
 orcs_msg_new(const char *type)
 {
-    orcs_msg_t *self = orcs_calloc(1, sizeof *self);
-    self->env.version = ORCS_WIRE_VERSION;
+    // The header's string fields are large fixed arrays: set each one's
+    // first byte instead of zeroing the whole struct (this is per message).
+    orcs_msg_t *self = orcs_malloc(sizeof *self);
+    Envelope *env = &self->env;
+    env->version = ORCS_WIRE_VERSION;
+    env->kind = ORCS_MSG_SEND;
+    env->from[0] = env->to[0] = env->run_id[0] = env->topic[0] = 0;
+    env->correlation_id = 0;
+    env->trace_id.size = env->span_id.size = 0;
+    env->deadline_us = 0;
+    env->flags = 0;
+    env->status = 0;
+    env->incarnation = 0;
+    size_t n = type ? strnlen(type, sizeof env->type - 1) : 0;
+    memcpy(env->type, type ? type : "", n);
+    env->type[n] = 0;
+    self->body = NULL;
+    self->raw = NULL;
+    self->raw_size = 0;
+    self->has_frame = false;
+    self->frame_offset = 0;
     self->body_is_null = true;
-    if (type) {
-        size_t n = strnlen(type, sizeof self->env.type - 1);
-        memcpy(self->env.type, type, n);
-    }
     return self;
 }
 
@@ -69,6 +84,20 @@ orcs_msg_destroy(orcs_msg_t **self_p)
     *self_p = NULL;
 }
 
+void
+orcs__msg_recycle(orcs_msg_t **msg_p, orcs_msg_t **spare_p)
+{
+    if (!*msg_p)
+        return;
+    if (*spare_p) {
+        orcs_msg_destroy(msg_p);
+        return;
+    }
+    s_body_clear(*msg_p);
+    *spare_p = *msg_p;
+    *msg_p = NULL;
+}
+
 orcs_msg_t *
 orcs_msg_dup(const orcs_msg_t *self)
 {
@@ -81,7 +110,9 @@ orcs_msg_dup(const orcs_msg_t *self)
         orcs_msg_set_body_raw(copy, self->raw, self->raw_size);
     } else if (self->has_frame) {
         zmq_msg_t *frame = (zmq_msg_t *) &self->frame;
-        orcs_msg_set_body_raw(copy, zmq_msg_data(frame), zmq_msg_size(frame));
+        orcs_msg_set_body_raw(
+            copy, (uint8_t *) zmq_msg_data(frame) + self->frame_offset,
+            zmq_msg_size(frame) - self->frame_offset);
     }
     return copy;
 }
@@ -236,8 +267,8 @@ s_encoded(orcs_msg_t *self, size_t *size_p)
 {
     static const uint8_t nil = 0xc0;
     if (self->has_frame) {
-        *size_p = zmq_msg_size(&self->frame);
-        return zmq_msg_data(&self->frame);
+        *size_p = zmq_msg_size(&self->frame) - self->frame_offset;
+        return (uint8_t *) zmq_msg_data(&self->frame) + self->frame_offset;
     }
     if (self->raw) {
         *size_p = self->raw_size;
@@ -389,23 +420,34 @@ orcs__msg_send_cached(orcs_msg_t *msg,
                       int flags,
                       orcs__header_cache_t *cache)
 {
-    uint8_t header[ORCS_MSG_HEADER_MAX];
+    // One frame: varint(header size), header, body (docs/architecture.md).
+    uint8_t header[ORCS_MSG_HEADER_MAX + 8];
     size_t header_size =
-        s_header_encode(&msg->env, cache, header, sizeof header);
+        s_header_encode(&msg->env, cache, header + 8, ORCS_MSG_HEADER_MAX);
     if (header_size == 0 || header_size > ORCS_MSG_HEADER_MAX)
         return ORCS_ETOOBIG;
+    uint8_t prefix[8];
+    pb_ostream_t out = pb_ostream_from_buffer(prefix, sizeof prefix);
+    pb_encode_varint(&out, header_size);
     size_t body_size = 0;
     const uint8_t *body = s_encoded(msg, &body_size);
-    if (zmq_send(socket, header, header_size, flags | ZMQ_SNDMORE) < 0) {
-        if (zmq_errno() == EAGAIN)
+    size_t total = out.bytes_written + header_size + body_size;
+    zmq_msg_t frame;
+    if (zmq_msg_init_size(&frame, total) != 0)
+        return ORCS_ETOOBIG;
+    uint8_t *data = zmq_msg_data(&frame);
+    memcpy(data, prefix, out.bytes_written);
+    memcpy(data + out.bytes_written, header + 8, header_size);
+    memcpy(data + out.bytes_written + header_size, body, body_size);
+    if (zmq_msg_send(&frame, socket, flags) < 0) {
+        int err = zmq_errno();
+        zmq_msg_close(&frame);
+        if (err == EAGAIN)
             return ORCS_EAGAIN;
-        if (zmq_errno() == EMSGSIZE)
+        if (err == EMSGSIZE)
             return ORCS_ETOOBIG;
         return ORCS_ECLOSED;
     }
-    // Once the first frame is queued, the rest of the message is too.
-    if (zmq_send(socket, body, body_size, flags & ~ZMQ_DONTWAIT) < 0)
-        return ORCS_ECLOSED;
     return ORCS_OK;
 }
 
@@ -450,45 +492,71 @@ s_header_decode(const uint8_t *data,
 orcs_status
 orcs__msg_recv(void *socket, int flags, orcs_msg_t **msg_p)
 {
-    return orcs__msg_recv_cached(socket, flags, NULL, msg_p);
+    return orcs__msg_recv_cached(socket, flags, NULL, NULL, msg_p);
+}
+
+orcs_status
+orcs__frame_decode(const uint8_t *data,
+                   size_t size,
+                   orcs__header_cache_t *cache,
+                   Envelope *env,
+                   size_t *body_offset_p)
+{
+    pb_istream_t in = pb_istream_from_buffer(data, size);
+    uint32_t header_size = 0;
+    if (!pb_decode_varint32(&in, &header_size)
+        || header_size > ORCS_MSG_HEADER_MAX || header_size > in.bytes_left)
+        return ORCS_EPROTO;
+    size_t offset = size - in.bytes_left;
+    orcs_status rc = s_header_decode(data + offset, header_size, cache, env);
+    if (rc != ORCS_OK)
+        return rc;
+    *body_offset_p = offset + header_size;
+    return ORCS_OK;
 }
 
 orcs_status
 orcs__msg_recv_cached(void *socket,
                       int flags,
                       orcs__header_cache_t *cache,
+                      orcs_msg_t **spare_p,
                       orcs_msg_t **msg_p)
 {
     *msg_p = NULL;
-    zmq_msg_t head;
-    zmq_msg_init(&head);
-    if (zmq_msg_recv(&head, socket, flags) < 0) {
-        zmq_msg_close(&head);
-        return zmq_errno() == EAGAIN ? ORCS_EAGAIN : ORCS_ECLOSED;
+    orcs_msg_t *msg = NULL;
+    if (spare_p && *spare_p) {
+        msg = *spare_p; // emptied by orcs__msg_recycle
+        *spare_p = NULL;
+    } else {
+        msg = orcs_malloc(sizeof *msg);
     }
-    if (!zmq_msg_more(&head)) {
-        zmq_msg_close(&head);
-        return ORCS_EPROTO;
+    msg->body = NULL;
+    msg->raw = NULL;
+    msg->raw_size = 0;
+    msg->has_frame = false;
+    msg->body_is_null = false;
+    zmq_msg_init(&msg->frame);
+    if (zmq_msg_recv(&msg->frame, socket, flags) < 0) {
+        int err = zmq_errno();
+        zmq_msg_close(&msg->frame);
+        if (spare_p)
+            *spare_p = msg;
+        else
+            free(msg);
+        return err == EAGAIN ? ORCS_EAGAIN : ORCS_ECLOSED;
     }
-    orcs_msg_t *msg = orcs_malloc(sizeof *msg);
+    msg->has_frame = true;
     msg->body = NULL;
     msg->raw = NULL;
     msg->raw_size = 0;
     msg->body_is_null = false;
-    orcs_status rc = s_header_decode(zmq_msg_data(&head), zmq_msg_size(&head),
-                                     cache, &msg->env);
-    zmq_msg_close(&head);
-    zmq_msg_init(&msg->frame);
-    msg->has_frame = true;
-    if (zmq_msg_recv(&msg->frame, socket, 0) < 0) {
-        orcs_msg_destroy(&msg);
-        return ORCS_EPROTO;
-    }
-    msg->body_is_null = false;
-    if (zmq_msg_more(&msg->frame)) {
-        s_drain(socket);
-        rc = ORCS_EPROTO;
-    }
+    orcs_status rc = ORCS_EPROTO;
+    if (zmq_msg_more(&msg->frame))
+        s_drain(socket); // one frame per message: more is malformed
+    else
+        rc = orcs__frame_decode(zmq_msg_data(&msg->frame),
+                                zmq_msg_size(&msg->frame), cache, &msg->env,
+                                &msg->frame_offset);
     if (rc != ORCS_OK) {
         orcs_msg_destroy(&msg);
         return rc;
