@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "orcs/orcs.h"
+#include "store.h"
 
 #define EXIT_USAGE 2
 
@@ -22,6 +23,7 @@ static const char s_usage[] =
     "  node      run a node in the foreground (supervision tree from a "
     "config)\n"
     "  status    show a running node's supervision tree and counters\n"
+    "  store     memory keys, snapshots and artifacts of a data directory\n"
     "  child     host one actor for a node's supervisor (internal)\n"
     "\n"
     "Run 'orcs COMMAND --help' for a command's options.\n"
@@ -301,6 +303,8 @@ main(int argc, char **argv)
         code = s_node(argc - 1, argv + 1);
     else if (strcmp(command, "status") == 0)
         code = s_status(argc - 1, argv + 1);
+    else if (strcmp(command, "store") == 0)
+        code = orcs__cli_store_main(argc - 1, argv + 1);
     else {
         fprintf(stderr, "orcs: unknown command '%s'\n\n%s", command, s_usage);
         code = EXIT_USAGE;

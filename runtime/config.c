@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "orcs/memory.h"
 #include "orcs/sys.h"
 #include "orcs/yaml.h"
 
@@ -48,10 +49,13 @@ typedef struct {
 } s_check_t;
 
 static const char *const s_top_keys[] = {
-    "node",  "data",   "listen",    "control",    "models",
-    "tools", "limits", "log_level", "supervisor", NULL};
+    "node",   "data",      "listen",     "control", "models", "tools",
+    "limits", "log_level", "supervisor", "store",   "memory", NULL};
 static const char *const s_limits_keys[] = {"max_sockets", "max_message_bytes",
-                                            "mailbox", NULL};
+                                            "mailbox", "send_timeout_ms", NULL};
+static const char *const s_store_keys[] = {"map_size_mb", "map_max_mb",
+                                           "durability", "sync_ms", NULL};
+static const char *const s_durabilities[] = {"sync", "relaxed", NULL};
 static const char *const s_spec_keys[] = {"strategy", "intensity", "period_s",
                                           "children", NULL};
 static const char *const s_child_keys[] = {
@@ -579,6 +583,128 @@ s_check_limits(s_check_t *c, json_t *doc)
         rc = s_check_int(c, limits, "mailbox", 1, 1000000, S_MAILBOX,
                          &c->mailbox);
     if (rc == ORCS_OK)
+        rc = s_check_int(c, limits, "send_timeout_ms", 0, 3600000, 5000, NULL);
+    if (rc == ORCS_OK)
+        s_pop(c, saved);
+    return rc;
+}
+
+// store: the LMDB map (MiB; it grows from map_size_mb up to map_max_mb)
+// and durability (sync: fsync per commit; relaxed: every sync_ms).
+static orcs_status
+s_check_store(s_check_t *c, json_t *doc)
+{
+    json_t *store = NULL;
+    orcs_status rc = s_check_mapping(c, doc, "store", &store);
+    if (rc != ORCS_OK)
+        return rc;
+    size_t saved = s_push_key(c, "store");
+    json_int_t map_size = 0;
+    json_int_t map_max = 0;
+    rc = s_check_keys(c, store, s_store_keys);
+    if (rc == ORCS_OK)
+        rc = s_check_int(c, store, "map_size_mb", 1, 16777216, 64, &map_size);
+    if (rc == ORCS_OK)
+        rc = s_check_int(c, store, "map_max_mb", 1, 16777216, 65536, &map_max);
+    if (rc == ORCS_OK && map_max < map_size) {
+        s_push_key(c, "map_max_mb");
+        return s_fail(c, false,
+                      "must be at least map_size_mb (%" JSON_INTEGER_FORMAT
+                      ") (got %" JSON_INTEGER_FORMAT ")",
+                      map_size, map_max);
+    }
+    if (rc == ORCS_OK)
+        rc = s_check_enum(c, store, "durability", s_durabilities, "sync",
+                          "sync, relaxed");
+    if (rc == ORCS_OK)
+        rc = s_check_int(c, store, "sync_ms", 1, 3600000, 100, NULL);
+    if (rc == ORCS_OK)
+        s_pop(c, saved);
+    return rc;
+}
+
+// memory (optional; runtime/memory_rules.c applies it, docs/memory.md):
+// versions_kept and access rules {agent: glob, read: [scope patterns],
+// write: [scope patterns]}.
+static const char *const s_memory_keys[] = {"versions_kept", "rules", NULL};
+static const char *const s_rule_keys[] = {"agent", "read", "write", NULL};
+
+static orcs_status
+s_check_patterns(s_check_t *c, json_t *rule, const char *key)
+{
+    json_t *list = NULL;
+    orcs_status rc = s_check_list(c, rule, key, &list);
+    for (size_t i = 0; rc == ORCS_OK && i < json_array_size(list); i++) {
+        json_t *pattern = json_array_get(list, i);
+        if (!json_is_string(pattern)
+            || !orcs_memory_pattern_is_valid(json_string_value(pattern))) {
+            char got[64];
+            s_push_key(c, key);
+            s_push_index(c, i);
+            return s_fail(c, false,
+                          "must be *, global, or workflow:, task:, agent: "
+                          "or thread: and an id glob or self (got %s)",
+                          s_got(got, sizeof got, pattern));
+        }
+    }
+    return rc;
+}
+
+static orcs_status
+s_check_rule(s_check_t *c, json_t *rule)
+{
+    if (!json_is_object(rule)) {
+        char got[64];
+        return s_fail(c, false, "must be a mapping (got %s)",
+                      s_got(got, sizeof got, rule));
+    }
+    orcs_status rc = s_check_keys(c, rule, s_rule_keys);
+    if (rc == ORCS_OK && !s_get(rule, "agent"))
+        return s_fail(c, false, "missing required key 'agent'");
+    if (rc == ORCS_OK)
+        rc = s_check_string(c, rule, "agent", NULL, s_is_nonempty,
+                            "an actor name or glob");
+    if (rc == ORCS_OK)
+        rc = s_check_patterns(c, rule, "read");
+    if (rc == ORCS_OK)
+        rc = s_check_patterns(c, rule, "write");
+    return rc;
+}
+
+static orcs_status
+s_check_memory(s_check_t *c, json_t *doc)
+{
+    json_t *memory = s_get(doc, "memory");
+    if (!memory)
+        return ORCS_OK; // optional: the defaults live in runtime/memory.c
+    size_t saved = s_push_key(c, "memory");
+    if (!json_is_object(memory)) {
+        char got[64];
+        return s_fail(c, false, "must be a mapping (got %s)",
+                      s_got(got, sizeof got, memory));
+    }
+    json_t *rules = NULL;
+    orcs_status rc = s_check_keys(c, memory, s_memory_keys);
+    if (rc == ORCS_OK)
+        rc = s_check_int(c, memory, "versions_kept", 1,
+                         ORCS_MEMORY_VERSIONS_MAX, ORCS_MEMORY_VERSIONS, NULL);
+    if (rc == ORCS_OK)
+        rc = s_check_list(c, memory, "rules", &rules);
+    if (rc == ORCS_OK && json_array_size(rules) > ORCS_MEMORY_RULES_MAX) {
+        s_push_key(c, "rules");
+        return s_fail(c, false, "at most %u rules (got %zu)",
+                      ORCS_MEMORY_RULES_MAX, json_array_size(rules));
+    }
+    size_t at = s_push_key(c, "rules");
+    for (size_t i = 0; rc == ORCS_OK && i < json_array_size(rules); i++) {
+        size_t item = s_push_index(c, i);
+        rc = s_check_rule(c, json_array_get(rules, i));
+        if (rc == ORCS_OK)
+            s_pop(c, item);
+    }
+    if (rc == ORCS_OK)
+        s_pop(c, at);
+    if (rc == ORCS_OK)
         s_pop(c, saved);
     return rc;
 }
@@ -634,6 +760,10 @@ s_check_doc(s_check_t *c, json_t *doc)
                           S_LOG_LEVELS);
     if (rc == ORCS_OK)
         rc = s_check_limits(c, doc);
+    if (rc == ORCS_OK)
+        rc = s_check_store(c, doc);
+    if (rc == ORCS_OK)
+        rc = s_check_memory(c, doc);
     if (rc == ORCS_OK)
         rc = s_check_mapping(c, doc, "supervisor", &supervisor);
     if (rc == ORCS_OK) {

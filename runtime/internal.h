@@ -341,6 +341,9 @@ orcs_status orcs__node_kind(orcs_node_t *node,
                             size_t err_size);
 const char *orcs__node_child_program(orcs_node_t *node);
 const char *orcs__node_link_endpoint(orcs_node_t *node);
+// The node config with defaults filled in (read-only; valid while the
+// node lives and is not reconfigured).
+const json_t *orcs__node_config(orcs_node_t *node);
 void orcs__node_set_error(orcs_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 // Where a top-level supervisor reports its exit.

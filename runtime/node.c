@@ -45,6 +45,7 @@ struct orcs_node_t {
     orcs_actor_t *root;                 // the user's supervision tree
     int stop_pipe[2];                   // request_stop and signals write here
     int lock_fd;                        // flock on DATA/node.lock
+    orcs_store_t *store;                // DATA/store while started
     int64_t started_at;                 // mono us
     bool started;                       // start succeeded
     bool stopped;                       // stop ran
@@ -53,6 +54,7 @@ struct orcs_node_t {
 
 extern const orcs_actor_def_t orcs__echo_def;
 extern const orcs_actor_def_t orcs__flaky_def;
+extern const orcs_actor_def_t orcs__memory_def;
 
 static void
 s_kind_add(orcs_node_t *self, const orcs_actor_def_t *def)
@@ -77,6 +79,7 @@ orcs_node_new(void)
     s_kind_add(self, &orcs__link_def);
     s_kind_add(self, &orcs__echo_def);
     s_kind_add(self, &orcs__flaky_def);
+    s_kind_add(self, &orcs__memory_def);
     orcs_config_t *config = orcs_config_new_default();
     orcs_node_configure(self, orcs_config_doc(config), NULL);
     orcs_config_destroy(&config);
@@ -94,6 +97,7 @@ orcs_node_destroy(orcs_node_t **self_p)
         return;
     orcs_node_t *self = *self_p;
     orcs_node_stop(self);
+    orcs_store_destroy(&self->store); // when start failed half-way
     void *handle;
     while ((handle = zlist_pop(self->plugins)))
         dlclose(handle);
@@ -304,6 +308,12 @@ orcs__node_link_endpoint(orcs_node_t *node)
     return node->link;
 }
 
+const json_t *
+orcs__node_config(orcs_node_t *node)
+{
+    return node->config;
+}
+
 void
 orcs__node_set_error(orcs_node_t *node, const char *fmt, ...)
 {
@@ -334,6 +344,12 @@ const char *
 orcs_node_data_dir(const orcs_node_t *self)
 {
     return self->data_dir;
+}
+
+orcs_store_t *
+orcs_node_store(orcs_node_t *self)
+{
+    return self->store;
 }
 
 const char *
@@ -431,6 +447,38 @@ s_lock_data(orcs_node_t *self)
     return ORCS_OK;
 }
 
+// An integer of the config's `store` mapping (config.c filled defaults).
+static json_int_t
+s_store_int(const json_t *config, const char *key, json_int_t dflt)
+{
+    json_t *value = json_object_get(json_object_get(config, "store"), key);
+    return json_is_integer(value) ? json_integer_value(value) : dflt;
+}
+
+static orcs_status
+s_open_store(orcs_node_t *self)
+{
+    const char *durability = json_string_value(
+        json_object_get(json_object_get(self->config, "store"), "durability"));
+    orcs_store_opts_t opts = {
+        .map_size = (size_t) s_store_int(self->config, "map_size_mb", 64) << 20,
+        .map_max = (size_t) s_store_int(self->config, "map_max_mb", 65536)
+                   << 20,
+        .relaxed = durability && strcmp(durability, "relaxed") == 0,
+        .sync_ms = (int) s_store_int(self->config, "sync_ms", 100),
+    };
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/store", self->data_dir);
+    self->store = orcs_store_new();
+    orcs_status rc = orcs_store_open(self->store, path, &opts);
+    if (rc != ORCS_OK) {
+        orcs__node_set_error(self, "cannot open the store in %s: %s", path,
+                             orcs_status_str(rc));
+        orcs_store_destroy(&self->store);
+    }
+    return rc;
+}
+
 static orcs_status
 s_start_top(orcs_node_t *self,
             const char *name,
@@ -473,8 +521,14 @@ orcs_node_start(orcs_node_t *self)
     orcs_assert(self && !self->started);
     orcs__node_set_error(self, "%s", "");
     orcs_status rc = s_lock_data(self);
-    if (rc != ORCS_OK)
+    if (rc == ORCS_OK)
+        rc = s_open_store(self);
+    if (rc != ORCS_OK) {
+        if (self->lock_fd >= 0)
+            close(self->lock_fd);
+        self->lock_fd = -1;
         return rc;
+    }
     if (pipe2(self->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return ORCS_EIO;
     self->started_at = orcs_clock_mono_us();
@@ -572,6 +626,7 @@ orcs_node_stop(orcs_node_t *self)
     // their sockets before the bus and context go.
     for (int i = 0; i < 1000 && orcs__sys_abandoned() > 0; i++)
         zclock_sleep(10);
+    orcs_store_destroy(&self->store); // after every actor that may write
     zactor_destroy(&self->bus);
     if (self->stop_pipe[0] >= 0) {
         close(self->stop_pipe[0]);

@@ -12,6 +12,7 @@
 #include "orcs/actor.h"
 #include "orcs/msg.h"
 #include "orcs/status.h"
+#include "orcs/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,12 +50,14 @@ ORCS_EXPORT orcs_status orcs_node_register_kind(orcs_node_t *self,
 ORCS_EXPORT orcs_status orcs_node_set_child_program(orcs_node_t *self,
                                                     const char *path);
 
-// Starts the node: creates the data directory, binds the control endpoint
-// (ipc://DATA/control.sock unless `control` is set), starts the event bus,
-// the status actor and the supervision tree, in that order. Returns ORCS_OK;
-// ORCS_ECONFIG when an actor kind is unknown or a plug-in does not load;
-// ORCS_EFAILED when an actor's init failed; ORCS_EIO when the data
-// directory or an endpoint cannot be used. orcs_node_error tells which.
+// Starts the node: creates the data directory, opens the store in
+// DATA/store, binds the control endpoint (ipc://DATA/control.sock unless
+// `control` is set), starts the event bus, the status actor and the
+// supervision tree, in that order. Returns ORCS_OK; ORCS_ECONFIG when an
+// actor kind is unknown or a plug-in does not load; ORCS_EFAILED when an
+// actor's init failed; ORCS_EIO when the data directory, the store or an
+// endpoint cannot be used; ORCS_EPROTO when DATA/store is not an orcs store
+// or was written by a newer orcs. orcs_node_error tells which.
 ORCS_EXPORT orcs_status orcs_node_start(orcs_node_t *self);
 
 // Runs until SIGINT or SIGTERM (the node installs handlers while it runs),
@@ -100,6 +103,9 @@ ORCS_EXPORT json_t *orcs_node_status(orcs_node_t *self);
 ORCS_EXPORT const char *orcs_node_name(const orcs_node_t *self);
 ORCS_EXPORT const char *orcs_node_data_dir(const orcs_node_t *self);
 ORCS_EXPORT const char *orcs_node_control_endpoint(const orcs_node_t *self);
+// The node's store (thread-safe, see orcs/store.h); NULL unless the node
+// has started and not stopped. Borrowed: valid until orcs_node_stop().
+ORCS_EXPORT orcs_store_t *orcs_node_store(orcs_node_t *self);
 // The last error message ("" when none). Thread-safe copy into buf.
 ORCS_EXPORT const char *
 orcs_node_error(orcs_node_t *self, char *buf, size_t size);

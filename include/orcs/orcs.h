@@ -9,12 +9,16 @@
 #define ORCS_VERSION       "0.1.0"
 
 #include "orcs/actor.h"
+#include "orcs/artifact.h"
 #include "orcs/config.h"
 #include "orcs/doc.h"
 #include "orcs/log.h"
+#include "orcs/memory.h"
 #include "orcs/msg.h"
 #include "orcs/node.h"
+#include "orcs/record.h"
 #include "orcs/status.h"
+#include "orcs/store.h"
 #include "orcs/sys.h"
 #include "orcs/yaml.h"
 

@@ -45,14 +45,14 @@ ORCS_EXPORT const char *orcs_db_name(orcs_db db);
 #define ORCS_STORE_KEY_MAX 511u // LMDB's default key size limit
 
 typedef struct {
-    size_t map_size;      // initial map size in bytes; 0 = 64 MiB
-    size_t map_max;       // the map never grows past this; 0 = 64 GiB
-    bool relaxed;         // true: no fsync per commit (MDB_NOSYNC) and a
-                          // background sync every sync_ms: a crash of the
-                          // machine (not the process) may lose the last
-                          // sync_ms of acknowledged writes
-    int sync_ms;          // relaxed only; 0 = 100
-    int max_readers;      // LMDB reader slots; 0 = 1024
+    size_t map_size; // initial map size in bytes; 0 = 64 MiB
+    size_t map_max;  // the map never grows past this; 0 = 64 GiB
+    bool relaxed;    // true: no fsync per commit (MDB_NOSYNC) and a
+                     // background sync every sync_ms: a crash of the
+                     // machine (not the process) may lose the last
+                     // sync_ms of acknowledged writes (docs/store.md)
+    int sync_ms;     // relaxed only; 0 = 100
+    int max_readers; // LMDB reader slots; 0 = 1024
 } orcs_store_opts_t;
 
 typedef struct orcs_store_t orcs_store_t;
@@ -85,8 +85,10 @@ ORCS_EXPORT orcs_batch_t *orcs_batch_new(void);
 // Destroys a batch; safe with *self_p NULL; sets it to NULL.
 ORCS_EXPORT void orcs_batch_destroy(orcs_batch_t **self_p);
 
-// Adds a put (key and value are copied). Returns ORCS_OK, ORCS_EINVAL for
-// an empty key or one over ORCS_STORE_KEY_MAX.
+// Adds a put (key and value are copied; value may be NULL when value_size
+// is 0). Returns ORCS_OK, ORCS_EINVAL for an empty key or one over
+// ORCS_STORE_KEY_MAX (or a NULL value with a size), ORCS_ETOOBIG for a
+// value over 4 GiB - 1 (LMDB's limit).
 ORCS_EXPORT orcs_status orcs_batch_put(orcs_batch_t *self,
                                        orcs_db db,
                                        const void *key,
@@ -127,8 +129,9 @@ ORCS_EXPORT orcs_status orcs_store_write(orcs_store_t *self,
 typedef void(orcs_store_done_fn)(orcs_status status, void *arg);
 
 // Like orcs_store_write, but returns at once; done(status, arg) is called
-// later on the writer thread (never when this returns an error). Takes
-// ownership of *batch_p. Returns ORCS_OK (queued) or ORCS_ECLOSED.
+// later on the writer thread with the statuses of orcs_store_write (never
+// when this returns an error). Takes ownership of *batch_p and sets it to
+// NULL, whatever the result. Returns ORCS_OK (queued) or ORCS_ECLOSED.
 ORCS_EXPORT orcs_status orcs_store_write_async(orcs_store_t *self,
                                                orcs_batch_t **batch_p,
                                                orcs_store_done_fn *done,
@@ -136,8 +139,11 @@ ORCS_EXPORT orcs_status orcs_store_write_async(orcs_store_t *self,
 
 // ---- reading (any thread; read transactions are cheap and must be short)
 
-// Starts a read-only snapshot. Caller owns it; end with
-// orcs_store_txn_end() on the same thread. Returns ORCS_OK or ORCS_EIO.
+// Starts a read-only snapshot of an open store. Caller owns it; end with
+// orcs_store_txn_end() on the same thread. Do not wait for a write
+// (orcs_store_write) while holding one: growing the map waits until no read
+// transaction is active. Returns ORCS_OK, ORCS_EAGAIN when every reader slot
+// is taken (max_readers), or ORCS_EIO.
 ORCS_EXPORT orcs_status orcs_store_txn_begin(orcs_store_t *self,
                                              orcs_store_txn_t **txn_p);
 
@@ -172,7 +178,7 @@ ORCS_EXPORT orcs_status orcs_store_txn_scan(orcs_store_txn_t *txn,
 
 // Convenience: one get in its own read transaction, copying the value out.
 // Caller owns *value_p; free() it. Returns ORCS_OK, ORCS_ENOTFOUND,
-// ORCS_EIO.
+// ORCS_EAGAIN (as orcs_store_txn_begin), ORCS_EIO.
 ORCS_EXPORT orcs_status orcs_store_get(orcs_store_t *self,
                                        orcs_db db,
                                        const void *key,
@@ -180,9 +186,12 @@ ORCS_EXPORT orcs_status orcs_store_get(orcs_store_t *self,
                                        void **value_p,
                                        size_t *value_size_p);
 
-// Statistics as JSON: {"path", "map_size", "map_max", "map_used",
-// "relaxed", "commits", "batches", "grows", "dbs": {"memory": {"entries",
-// ...}, ...}}. Caller owns the result.
+// Statistics as JSON: {"path", "open", "map_size", "map_max", "relaxed",
+// "sync_ms", "commits" (write transactions), "batches" (applied), "failed"
+// (batches refused), "grows", "syncs" (background syncs, relaxed); when
+// open also "map_used", "readers" and "dbs": {"memory": {"entries",
+// "depth", "bytes"}, ...}}. Caller owns the result; destroy with
+// json_decref().
 ORCS_EXPORT json_t *orcs_store_stats(orcs_store_t *self);
 
 #ifdef __cplusplus

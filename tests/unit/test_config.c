@@ -77,16 +77,20 @@ test_config_new_default_fills_every_key(void **state)
 {
     (void) state;
     orcs_config_t *config = orcs_config_new_default();
-    json_t *want = json_loads("{\"node\": \"local\", \"data\": \"./orcs-data\","
-                              " \"models\": {}, \"tools\": [],"
-                              " \"log_level\": \"warn\","
-                              " \"limits\": {\"max_sockets\": 16384,"
-                              "   \"max_message_bytes\": 16777216,"
-                              "   \"mailbox\": 1000},"
-                              " \"supervisor\": {\"strategy\": \"one_for_one\","
-                              "   \"intensity\": 3, \"period_s\": 5,"
-                              "   \"children\": []}}",
-                              0, NULL);
+    json_t *want =
+        json_loads("{\"node\": \"local\", \"data\": \"./orcs-data\","
+                   " \"models\": {}, \"tools\": [],"
+                   " \"log_level\": \"warn\","
+                   " \"limits\": {\"max_sockets\": 16384,"
+                   "   \"max_message_bytes\": 16777216,"
+                   "   \"mailbox\": 1000, \"send_timeout_ms\": 5000},"
+                   " \"store\": {\"map_size_mb\": 64,"
+                   "   \"map_max_mb\": 65536, \"durability\": \"sync\","
+                   "   \"sync_ms\": 100},"
+                   " \"supervisor\": {\"strategy\": \"one_for_one\","
+                   "   \"intensity\": 3, \"period_s\": 5,"
+                   "   \"children\": []}}",
+                   0, NULL);
     assert_non_null(want);
     assert_true(json_equal(orcs_config_doc(config), want));
     assert_string_equal(orcs_config_dir(config), ".");
