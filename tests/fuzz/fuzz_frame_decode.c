@@ -23,8 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Envelope again;
     size_t offset2 = 0;
     for (int i = 0; i < 2; i++) { // a miss, then a hit
-        if (orcs__frame_decode(data, size, &cache, &again, &offset2)
-                != ORCS_OK
+        if (orcs__frame_decode(data, size, &cache, &again, &offset2) != ORCS_OK
             || offset2 != offset || again.correlation_id != env.correlation_id
             || strcmp(again.to, env.to) != 0)
             __builtin_trap();
