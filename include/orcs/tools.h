@@ -33,9 +33,9 @@
 extern "C" {
 #endif
 
-#define ORCS_TOOL_NAME_MAX     64u          // longest tool name
-#define ORCS_TOOL_MANIFEST_MAX (1u << 20)   // bytes of one manifest file
-#define ORCS_TOOL_ABI          1u           // bump when orcs_tool_entry_t changes
+#define ORCS_TOOL_NAME_MAX     64u        // longest tool name
+#define ORCS_TOOL_MANIFEST_MAX (1u << 20) // bytes of one manifest file
+#define ORCS_TOOL_ABI          1u         // bump when orcs_tool_entry_t changes
 
 typedef struct orcs_tools_t orcs_tools_t;
 typedef struct orcs_toolset_t orcs_toolset_t;
@@ -137,7 +137,8 @@ ORCS_EXPORT orcs_toolset_t *orcs_tools_acquire(orcs_tools_t *self);
 // Releases a reference; safe with *set_p NULL; sets it to NULL.
 ORCS_EXPORT void orcs_toolset_release(orcs_toolset_t **set_p);
 
-// The set's generation: 1 for the first, +1 per load.
+// The set's generation: 1 for the first, +1 per load, reload or
+// registration (each builds and swaps in a new set).
 ORCS_EXPORT uint64_t orcs_toolset_generation(const orcs_toolset_t *set);
 
 // Number of tools in the set, and the i-th in name order.
@@ -150,7 +151,8 @@ ORCS_EXPORT const orcs_tool_t *orcs_toolset_find(const orcs_toolset_t *set,
                                                  const char *name);
 
 // Ranks the set's tools for query with BM25 over name, description and
-// parameter names (names split at . _ - and case changes, lowercased).
+// parameter names (names split at . _ - and case changes, lowercased;
+// one-letter words and common English stop words are ignored).
 // Sets *result_p to [{"name", "score"}] best first, at most k entries
 // (k 0 = 10), only tools with a score above 0. Caller owns it. Returns
 // ORCS_OK or ORCS_EINVAL for a NULL query.
@@ -176,14 +178,28 @@ ORCS_EXPORT void orcs_tool_wire_name(const char *name,
 // Parses one manifest (YAML or JSON text, size bytes; filename for
 // messages) and checks it against the manifest format, including that its
 // schemas pass orcs_schema_check. Sets *manifest_p (caller owns) on
-// success. On error writes "file:line: what is wrong" into err. Returns
-// ORCS_OK, ORCS_EINVAL, ORCS_ETOOBIG (over ORCS_TOOL_MANIFEST_MAX).
+// success, with defaults filled in (input_schema, timeout_ms, retries,
+// idempotent, needs_approval, cache_ttl_s, exec.stdin "json", http.method
+// "GET"; a `kind: builtin` manifest keeps only what it changes) and null
+// values removed. On error writes "file:line: what is wrong" into err.
+// Returns ORCS_OK, ORCS_EINVAL, ORCS_ETOOBIG (over ORCS_TOOL_MANIFEST_MAX).
 ORCS_EXPORT orcs_status orcs_tool_manifest_parse(const char *text,
                                                  size_t size,
                                                  const char *filename,
                                                  json_t **manifest_p,
                                                  char *err,
                                                  size_t err_size);
+
+// ---- the node's registry
+
+typedef struct orcs_node_t orcs_node_t;
+
+// The node's registry, created on first use from the node config's `tools`
+// directories (relative to the config file's directory) and kept on the
+// node (extension "tools"); it registers a reload hook "tools" so SIGHUP
+// and `orcs tools reload` reload it. Load errors are logged. Borrowed:
+// valid until the node is destroyed. Thread-safe.
+ORCS_EXPORT orcs_tools_t *orcs_node_tools(orcs_node_t *node);
 
 #ifdef __cplusplus
 }
