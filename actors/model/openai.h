@@ -70,6 +70,21 @@ void orcs__openai_error_text(long http_status,
                              char *out,
                              size_t out_size);
 
+// Normalises an assistant message ({"content": string|text parts|null,
+// "tool_calls": OpenAI-shaped or {"name", "arguments": object|string,
+// "id"?}, or a legacy "function_call"}) with its finish_reason (NULL =
+// "stop"), usage (server-shaped or normalised; NULL = none) and model
+// (NULL = none), all borrowed, into the normalised answer. Returns ORCS_OK;
+// ORCS_EPROTO for a wrong shape (message in err); ORCS_ETOOBIG over
+// ORCS_OPENAI_CALLS_MAX. Caller owns *answer_p.
+orcs_status orcs__openai_answer(const json_t *message,
+                                const char *finish_reason,
+                                const json_t *usage,
+                                const char *model,
+                                json_t **answer_p,
+                                char *err,
+                                size_t err_size);
+
 // ---- server-sent events
 
 typedef struct orcs__sse_t orcs__sse_t;
@@ -97,6 +112,12 @@ orcs_status orcs__sse_feed(orcs__sse_t *self,
                            size_t size,
                            orcs__sse_event_fn *fn,
                            void *arg);
+
+// Ends the body: a last line without its line end is taken as whole, and
+// an event still waiting for its blank line is dispatched. Returns as
+// orcs__sse_feed. (Use it when the whole body arrived, not when the
+// connection broke.)
+orcs_status orcs__sse_end(orcs__sse_t *self, orcs__sse_event_fn *fn, void *arg);
 
 // ---- streamed answers
 
@@ -131,8 +152,10 @@ orcs_status orcs__chat_stream_finish(orcs__chat_stream_t *self,
                                      char *err,
                                      size_t err_size);
 
-// Parses a whole SSE body (SSE parser + stream accumulator). Statuses as
-// above.
+// Parses a whole SSE body (SSE parser + stream accumulator, then
+// orcs__sse_end). `event: error` events are ORCS_EREMOTE, `event: ping`
+// is skipped, and a body that is one JSON object (a server that ignored
+// "stream": true) goes to orcs__openai_parse. Statuses as above.
 orcs_status orcs__openai_parse_stream(const char *body,
                                       size_t size,
                                       json_t **answer_p,

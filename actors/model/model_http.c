@@ -1,0 +1,493 @@
+/*  actors/model/model_http.c — the model actor's HTTP: one libcurl multi
+    handle driven by the actor's own poll loop. curl tells us its sockets
+    (CURLMOPT_SOCKETFUNCTION) and we keep them in an epoll set; the actor
+    watches only the epoll fd, so thousands of transfers cost one pollfd.
+    curl's timeout (CURLMOPT_TIMERFUNCTION) is an actor timer. Answers are
+    parsed as bytes arrive: SSE events go through orcs__sse_feed and
+    orcs__chat_stream_data, other bodies are buffered up to
+    ORCS_OPENAI_BODY_MAX. The multi handle shares its DNS and connection
+    caches among its transfers.
+    SPDX-License-Identifier: MPL-2.0 */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "actors/model/model_internal.h"
+#include "internal.h"
+
+#define S_EVENTS_MAX  64   // epoll events handled per wait
+#define S_IDLE_EASY   64   // easy handles kept for reuse
+#define S_BUFFER_SIZE 4096 // curl's receive buffer per transfer
+#define S_CONNECTIONS 4096 // connection cap when the fd limit is high
+
+struct orcs__model_transfer_t {
+    CURL *easy;                // the handle
+    orcs__model_call_t *call;  // who waits for it
+    char *body;                // buffered answer (not SSE)
+    size_t size;               // bytes in body
+    size_t alloc;              // allocated for body
+    size_t total;              // bytes received in all
+    int64_t last_byte_us;      // when bytes last came (monotonic)
+    long http_status;          // 0 until known
+    bool checked;              // status and content type looked at
+    bool sse;                  // the answer is an event stream
+    orcs__sse_t *parser;       // SSE events
+    orcs__chat_stream_t *chat; // chunks of the streamed answer
+    orcs_status abort_status;  // why the write callback stopped curl
+    int retry_after_ms;        // Retry-After, or -1
+    char error[ORCS__MODEL_ERROR_MAX / 2]; // stream parse error
+    char curl_error[CURL_ERROR_SIZE];      // curl's detail
+};
+
+// ---------------------------------------------------------------------------
+// curl's callbacks
+
+static int
+s_on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
+{
+    (void) easy;
+    orcs__model_t *self = arg;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(self->multi, fd, NULL);
+        return 0;
+    }
+    struct epoll_event event = {0};
+    event.data.fd = fd;
+    if (what & CURL_POLL_IN)
+        event.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        event.events |= EPOLLOUT;
+    int op = socket_arg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0) {
+        op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0)
+            orcs_log_warn("model", "epoll_ctl failed fd=%d errno=%d", fd,
+                          errno);
+    }
+    curl_multi_assign(self->multi, fd, &self->curl_tag);
+    return 0;
+}
+
+static int
+s_on_curl_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    (void) multi;
+    orcs__model_t *self = arg;
+    if (self->closing)
+        return 0;
+    if (self->curl_timer)
+        orcs_actor_timer_cancel(self->actor, self->curl_timer);
+    self->curl_timer = 0;
+    if (timeout_ms >= 0)
+        orcs_actor_timer_start(
+            self->actor, timeout_ms > INT32_MAX ? INT32_MAX : (int) timeout_ms,
+            0, &self->curl_tag, &self->curl_timer);
+    return 0;
+}
+
+// Seconds or an HTTP-date, in ms from now; -1 when unreadable.
+static int
+s_retry_after(const char *value)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    char *end = NULL;
+    long seconds = strtol(value, &end, 10);
+    if (end != value && (*end == 0 || *end == '\r' || *end == '\n'))
+        return seconds < 0       ? 0
+               : seconds > 86400 ? 86400000
+                                 : (int) seconds * 1000;
+    char date[128];
+    snprintf(date, sizeof date, "%.*s", (int) strcspn(value, "\r\n"), value);
+    time_t when = curl_getdate(date, NULL);
+    if (when < 0)
+        return -1;
+    int64_t left_ms = ((int64_t) when * 1000000 - orcs_clock_wall_us()) / 1000;
+    return left_ms < 0 ? 0 : left_ms > 86400000 ? 86400000 : (int) left_ms;
+}
+
+static size_t
+s_on_header(char *data, size_t size, size_t count, void *arg)
+{
+    orcs__model_transfer_t *transfer = arg;
+    size_t bytes = size * count;
+    if (bytes > 5 && strncmp(data, "HTTP/", 5) == 0)
+        transfer->retry_after_ms = -1; // a new response (after a 100)
+    else if (bytes > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        char value[160];
+        snprintf(value, sizeof value, "%.*s", (int) (bytes - 12), data + 12);
+        transfer->retry_after_ms = s_retry_after(value);
+    }
+    return bytes;
+}
+
+static orcs_status
+s_on_event(void *arg, const char *event, const char *data, size_t size)
+{
+    (void) event;
+    orcs__model_transfer_t *transfer = arg;
+    return orcs__chat_stream_data(transfer->chat, data, size, transfer->error,
+                                  sizeof transfer->error);
+}
+
+// Looks at the status and content type once the body starts.
+static void
+s_check(orcs__model_transfer_t *transfer)
+{
+    transfer->checked = true;
+    curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE,
+                      &transfer->http_status);
+    char *type = NULL;
+    curl_easy_getinfo(transfer->easy, CURLINFO_CONTENT_TYPE, &type);
+    transfer->sse = transfer->http_status == 200 && type
+                    && strncasecmp(type, "text/event-stream", 17) == 0;
+    if (transfer->sse) {
+        transfer->parser = orcs__sse_new(0);
+        transfer->chat = orcs__chat_stream_new();
+    }
+}
+
+static size_t
+s_on_write(char *data, size_t size, size_t count, void *arg)
+{
+    orcs__model_transfer_t *transfer = arg;
+    size_t bytes = size * count;
+    if (!transfer->checked)
+        s_check(transfer);
+    transfer->total += bytes;
+    transfer->last_byte_us = orcs_clock_mono_us();
+    if (transfer->total > ORCS_OPENAI_BODY_MAX) {
+        transfer->abort_status = ORCS_ETOOBIG;
+        snprintf(transfer->error, sizeof transfer->error,
+                 "answer over %u bytes", ORCS_OPENAI_BODY_MAX);
+        return 0;
+    }
+    if (transfer->sse) {
+        orcs_status rc =
+            orcs__sse_feed(transfer->parser, data, bytes, s_on_event, transfer);
+        if (rc != ORCS_OK) {
+            transfer->abort_status = rc;
+            if (rc == ORCS_ETOOBIG && !transfer->error[0])
+                snprintf(transfer->error, sizeof transfer->error,
+                         "stream event over %u bytes", ORCS_OPENAI_EVENT_MAX);
+            return 0;
+        }
+        return bytes;
+    }
+    if (transfer->size + bytes + 1 > transfer->alloc) {
+        size_t alloc = transfer->alloc ? transfer->alloc : 1024;
+        while (alloc < transfer->size + bytes + 1)
+            alloc *= 2;
+        transfer->body = orcs_realloc(transfer->body, alloc);
+        transfer->alloc = alloc;
+    }
+    memcpy(transfer->body + transfer->size, data, bytes);
+    transfer->size += bytes;
+    transfer->body[transfer->size] = 0;
+    return bytes;
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+static void
+s_transfer_free(orcs__model_t *self, orcs__model_transfer_t **transfer_p)
+{
+    orcs__model_transfer_t *transfer = *transfer_p;
+    if (!transfer)
+        return;
+    orcs__model_call_t *call = transfer->call;
+    if (call->timer_id) { // in flight, the call's timer is the idle check
+        orcs_actor_timer_cancel(self->actor, call->timer_id);
+        call->timer_id = 0;
+    }
+    if (transfer->easy) {
+        curl_multi_remove_handle(self->multi, transfer->easy);
+        if (self->idle_count < S_IDLE_EASY && !self->closing) {
+            curl_easy_reset(transfer->easy);
+            self->idle_easy[self->idle_count++] = transfer->easy;
+        } else
+            curl_easy_cleanup(transfer->easy);
+    }
+    orcs__sse_destroy(&transfer->parser);
+    orcs__chat_stream_destroy(&transfer->chat);
+    free(transfer->body);
+    free(transfer);
+    *transfer_p = NULL;
+}
+
+// Maps curl's failure: transport trouble and timeouts are worth a retry.
+static void
+s_curl_failed(orcs__model_transfer_t *transfer,
+              CURLcode code,
+              orcs__model_result_t *result)
+{
+    const char *detail = transfer->curl_error[0] ? transfer->curl_error
+                                                 : curl_easy_strerror(code);
+    orcs_log_debug("model", "curl failed code=%d detail=%s", (int) code,
+                   detail);
+    if (code == CURLE_WRITE_ERROR && transfer->abort_status != ORCS_OK) {
+        result->status = transfer->abort_status;
+        snprintf(result->error, sizeof result->error, "%s", transfer->error);
+        return;
+    }
+    result->retryable = true;
+    result->status =
+        code == CURLE_OPERATION_TIMEDOUT ? ORCS_ETIMEDOUT : ORCS_ENET;
+    snprintf(result->error, sizeof result->error, "%s%s", detail,
+             transfer->total ? " (answer cut)" : "");
+}
+
+// An HTTP answer other than 200.
+static void
+s_http_failed(orcs__model_transfer_t *transfer, orcs__model_result_t *result)
+{
+    long code = transfer->http_status;
+    orcs__openai_error_text(code, transfer->body ? transfer->body : "",
+                            transfer->size, result->error,
+                            sizeof result->error);
+    result->status = ORCS_EREMOTE;
+    result->retryable =
+        code == 408 || code == 409 || code == 429 || code >= 500;
+    result->retry_after_ms = transfer->retry_after_ms;
+}
+
+static void
+s_result(orcs__model_transfer_t *transfer,
+         CURLcode code,
+         orcs__model_result_t *result)
+{
+    if (!transfer->checked)
+        s_check(transfer);
+    if (code != CURLE_OK) {
+        s_curl_failed(transfer, code, result);
+        return;
+    }
+    if (transfer->http_status != 200) {
+        s_http_failed(transfer, result);
+        return;
+    }
+    if (!transfer->sse) {
+        result->status = orcs__openai_parse(
+            transfer->body ? transfer->body : "", transfer->size,
+            &result->answer, result->error, sizeof result->error);
+        return;
+    }
+    result->status = orcs__chat_stream_finish(
+        transfer->chat, &result->answer, result->error, sizeof result->error);
+    if (result->status == ORCS_EPROTO) { // cut short: a transport failure
+        result->status = ORCS_ENET;
+        result->retryable = true;
+    }
+}
+
+// Hands every finished transfer's result to its call.
+static void
+s_collect(orcs__model_t *self)
+{
+    CURLMsg *info;
+    int left = 0;
+    while ((info = curl_multi_info_read(self->multi, &left))) {
+        if (info->msg != CURLMSG_DONE)
+            continue;
+        orcs__model_transfer_t *transfer = NULL;
+        curl_easy_getinfo(info->easy_handle, CURLINFO_PRIVATE, &transfer);
+        CURLcode code = info->data.result;
+        orcs__model_result_t result = {.status = ORCS_OK, .retry_after_ms = -1};
+        s_result(transfer, code, &result);
+        orcs__model_call_t *call = transfer->call;
+        call->http = NULL;
+        s_transfer_free(self, &transfer);
+        orcs__model_call_done(self, call, &result);
+        json_decref(result.answer);
+    }
+}
+
+static orcs_status
+s_on_epoll(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
+{
+    (void) actor;
+    (void) fd;
+    (void) events;
+    (void) arg;
+    orcs__model_t *self = state;
+    struct epoll_event ready[S_EVENTS_MAX];
+    int count;
+    do {
+        count = epoll_wait(self->epoll_fd, ready, S_EVENTS_MAX, 0);
+        for (int i = 0; i < count; i++) {
+            int flags = 0;
+            if (ready[i].events & EPOLLIN)
+                flags |= CURL_CSELECT_IN;
+            if (ready[i].events & EPOLLOUT)
+                flags |= CURL_CSELECT_OUT;
+            if (ready[i].events & (EPOLLERR | EPOLLHUP))
+                flags |= CURL_CSELECT_ERR;
+            int running = 0;
+            curl_multi_socket_action(self->multi, ready[i].data.fd, flags,
+                                     &running);
+        }
+        s_collect(self);
+    } while (count == S_EVENTS_MAX);
+    return ORCS_OK;
+}
+
+// ---------------------------------------------------------------------------
+// API
+
+orcs_status
+orcs__model_http_open(orcs__model_t *self)
+{
+    self->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (self->epoll_fd < 0)
+        return ORCS_EIO;
+    self->multi = curl_multi_init();
+    if (!self->multi)
+        return ORCS_EIO;
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, s_on_socket);
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
+    // Transfers past the cap wait inside curl instead of running out of
+    // file descriptors.
+    long cap = self->max_connections;
+    if (cap <= 0) {
+        struct rlimit limit;
+        cap = S_CONNECTIONS;
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0
+            && limit.rlim_cur != RLIM_INFINITY
+            && (long) limit.rlim_cur / 2 < cap)
+            cap = (long) limit.rlim_cur / 2;
+    }
+    curl_multi_setopt(self->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, cap);
+    curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS, cap);
+    self->idle_easy = orcs_calloc(S_IDLE_EASY, sizeof *self->idle_easy);
+    if (orcs_actor_watch(self->actor, self->epoll_fd, ZMQ_POLLIN, s_on_epoll,
+                         NULL)
+        != ORCS_OK)
+        return ORCS_EIO;
+    return ORCS_OK;
+}
+
+void
+orcs__model_http_close(orcs__model_t *self)
+{
+    self->closing = true;
+    if (self->epoll_fd >= 0) {
+        orcs_actor_unwatch(self->actor, self->epoll_fd);
+    }
+    for (size_t i = 0; i < self->idle_count; i++)
+        curl_easy_cleanup(self->idle_easy[i]);
+    self->idle_count = 0;
+    free(self->idle_easy);
+    self->idle_easy = NULL;
+    if (self->multi)
+        curl_multi_cleanup(self->multi);
+    self->multi = NULL;
+    if (self->epoll_fd >= 0)
+        close(self->epoll_fd);
+    self->epoll_fd = -1;
+    if (self->curl_timer)
+        orcs_actor_timer_cancel(self->actor, self->curl_timer);
+    self->curl_timer = 0;
+}
+
+static void
+s_set_options(orcs__model_transfer_t *transfer,
+              const orcs__model_provider_t *provider,
+              const orcs__model_call_t *call)
+{
+    CURL *easy = transfer->easy;
+    curl_easy_setopt(easy, CURLOPT_URL, provider->url);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, provider->headers);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t) call->body_size);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, s_on_write);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->curl_error);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, (long) S_BUFFER_SIZE);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) provider->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long) provider->connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+}
+
+orcs_status
+orcs__model_http_start(orcs__model_t *self, orcs__model_call_t *call)
+{
+    orcs__model_provider_t *provider =
+        call->route->targets[call->target].provider;
+    orcs__model_transfer_t *transfer = orcs_calloc(1, sizeof *transfer);
+    transfer->call = call;
+    transfer->retry_after_ms = -1;
+    transfer->easy = self->idle_count ? self->idle_easy[--self->idle_count]
+                                      : curl_easy_init();
+    if (!transfer->easy) {
+        free(transfer);
+        return ORCS_EIO;
+    }
+    s_set_options(transfer, provider, call);
+    if (curl_multi_add_handle(self->multi, transfer->easy) != CURLM_OK) {
+        curl_easy_cleanup(transfer->easy);
+        free(transfer);
+        return ORCS_EIO;
+    }
+    call->http = transfer;
+    transfer->last_byte_us = orcs_clock_mono_us();
+    // A stream that stops sending: our own check, since curl's low-speed
+    // limit averages over seconds and counts the upload.
+    if (call->body_stream && provider->idle_timeout_ms > 0)
+        orcs_actor_timer_start(self->actor, provider->idle_timeout_ms, 0, call,
+                               &call->timer_id);
+    orcs_log_debug("model", "POST provider=%s url=%s bytes=%zu", provider->name,
+                   provider->url, call->body_size);
+    return ORCS_OK;
+}
+
+void
+orcs__model_http_cancel(orcs__model_t *self, orcs__model_call_t *call)
+{
+    if (call->http)
+        s_transfer_free(self, &call->http);
+}
+
+orcs_status
+orcs__model_http_on_timer(orcs__model_t *self)
+{
+    self->curl_timer = 0; // it fired
+    int running = 0;
+    curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    s_collect(self);
+    return ORCS_OK;
+}
+
+orcs_status
+orcs__model_http_on_idle(orcs__model_t *self, orcs__model_call_t *call)
+{
+    orcs__model_transfer_t *transfer = call->http;
+    int idle_ms = call->route->targets[call->target].provider->idle_timeout_ms;
+    int64_t quiet_us = orcs_clock_mono_us() - transfer->last_byte_us;
+    if (quiet_us < (int64_t) idle_ms * 1000) { // bytes came meanwhile
+        int left_ms = (int) (((int64_t) idle_ms * 1000 - quiet_us) / 1000) + 1;
+        return orcs_actor_timer_start(self->actor, left_ms, 0, call,
+                                      &call->timer_id);
+    }
+    orcs__model_result_t result = {
+        .status = ORCS_ETIMEDOUT, .retryable = true, .retry_after_ms = -1};
+    snprintf(result.error, sizeof result.error,
+             "stream idle: no bytes for %d ms (idle_timeout_ms)", idle_ms);
+    s_transfer_free(self, &call->http);
+    return orcs__model_call_done(self, call, &result);
+}
