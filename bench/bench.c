@@ -122,6 +122,14 @@ bench_die(orcs_node_t *node, const char *what, orcs_status status)
 orcs_node_t *
 bench_node_new(const orcs_actor_def_t *const *kinds, size_t count)
 {
+    return bench_node_new_with(kinds, count, NULL);
+}
+
+orcs_node_t *
+bench_node_new_with(const orcs_actor_def_t *const *kinds,
+                    size_t count,
+                    json_t *extra)
+{
     orcs_runtime_init();
     orcs_log_level_set(ORCS_LOG_ERROR);
     char data_dir[] = "/tmp/orcs-bench.XXXXXX";
@@ -134,6 +142,10 @@ bench_node_new(const orcs_actor_def_t *const *kinds, size_t count)
                                "node", "bench", "data", data_dir, "log_level",
                                "error", "supervisor", "strategy", "one_for_one",
                                "intensity", 1000000, "period_s", 1, "children");
+    if (extra) {
+        json_object_update(config, extra);
+        json_decref(extra);
+    }
     orcs_status rc = orcs_node_configure(node, config, NULL);
     json_decref(config);
     if (rc != ORCS_OK)

@@ -55,6 +55,11 @@ void bench_print(const char *bench,
 // bench_node_destroy().
 orcs_node_t *bench_node_new(const orcs_actor_def_t *const *kinds, size_t count);
 
+// As bench_node_new, with the members of extra (consumed; may be NULL)
+// added to the node config (models, tools, toolexec...).
+orcs_node_t *bench_node_new_with(const orcs_actor_def_t *const *kinds,
+                                 size_t count,
+                                 json_t *extra);
 // Destroys the node, removes its data directory and shuts the runtime down;
 // safe with *node_p NULL; sets it to NULL.
 void bench_node_destroy(orcs_node_t **node_p);

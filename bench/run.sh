@@ -14,6 +14,8 @@ if [ $# -lt 1 ] || [ $# -gt 2 ]; then
     exit 2
 fi
 dir=$1/bench
+ORCS_BENCH_BUILD=$(cd "$1" && pwd)
+export ORCS_BENCH_BUILD
 only=${2:-}
 
 found=0

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "internal.h"
 #include "orcs/orcs.h"
-#include "store.h"
 
 #define EXIT_USAGE 2
 
@@ -23,6 +23,8 @@ static const char s_usage[] =
     "  node      run a node in the foreground (supervision tree from a "
     "config)\n"
     "  status    show a running node's supervision tree and counters\n"
+    "  run       run an agent on a prompt, with live progress\n"
+    "  tools     list, rank, check and reload tools\n"
     "  store     memory keys, snapshots and artifacts of a data directory\n"
     "  child     host one actor for a node's supervisor (internal)\n"
     "\n"
@@ -305,6 +307,10 @@ main(int argc, char **argv)
         code = s_status(argc - 1, argv + 1);
     else if (strcmp(command, "store") == 0)
         code = orcs__cli_store_main(argc - 1, argv + 1);
+    else if (strcmp(command, "run") == 0)
+        code = orcs__cli_run_main(argc - 1, argv + 1);
+    else if (strcmp(command, "tools") == 0)
+        code = orcs__cli_tools_main(argc - 1, argv + 1);
     else {
         fprintf(stderr, "orcs: unknown command '%s'\n\n%s", command, s_usage);
         code = EXIT_USAGE;

@@ -49,8 +49,9 @@ typedef struct {
 } s_check_t;
 
 static const char *const s_top_keys[] = {
-    "node",   "data",      "listen",     "control", "models", "tools",
-    "limits", "log_level", "supervisor", "store",   "memory", NULL};
+    "node",   "data",     "listen",    "control",    "models",
+    "tools",  "limits",   "log_level", "supervisor", "store",
+    "memory", "toolexec", NULL};
 static const char *const s_limits_keys[] = {"max_sockets", "max_message_bytes",
                                             "mailbox", "send_timeout_ms", NULL};
 static const char *const s_store_keys[] = {"map_size_mb", "map_max_mb",
@@ -709,6 +710,221 @@ s_check_memory(s_check_t *c, json_t *doc)
     return rc;
 }
 
+// models: providers by name (FORMATS.md "Node config", docs/agents.md).
+// Keys and types are checked here; the model actor checks the rest.
+static const char *const s_provider_keys[] = {"base_url",
+                                              "api_key_env",
+                                              "api_key_file",
+                                              "model",
+                                              "timeout_ms",
+                                              "retries",
+                                              "connect_timeout_ms",
+                                              "idle_timeout_ms",
+                                              "backoff_ms",
+                                              "backoff_max_ms",
+                                              "fallbacks",
+                                              "rpm",
+                                              "stream",
+                                              "prices",
+                                              "headers",
+                                              "replay",
+                                              "record",
+                                              "fake",
+                                              NULL};
+static const char *const s_provider_strings[] = {
+    "base_url", "api_key_env", "api_key_file", "model", "replay",
+    "record",   NULL};
+static const char *const s_provider_ints[] = {"timeout_ms",
+                                              "retries",
+                                              "connect_timeout_ms",
+                                              "idle_timeout_ms",
+                                              "backoff_ms",
+                                              "backoff_max_ms",
+                                              "rpm",
+                                              NULL};
+static const char *const s_price_keys[] = {"input_per_mtok", "output_per_mtok",
+                                           "cached_input_per_mtok", NULL};
+
+static orcs_status
+s_check_provider(s_check_t *c, json_t *provider)
+{
+    char got[64];
+    if (!json_is_object(provider))
+        return s_fail(c, false, "a model provider must be a mapping (got %s)",
+                      s_got(got, sizeof got, provider));
+    if (json_object_get(provider, "api_key")) {
+        s_push_key(c, "api_key");
+        return s_fail(c, true,
+                      "never put an API key in the config: use api_key_env "
+                      "(an environment variable) or api_key_file");
+    }
+    orcs_status rc = s_check_keys(c, provider, s_provider_keys);
+    for (size_t i = 0; rc == ORCS_OK && s_provider_strings[i]; i++) {
+        json_t *value = s_get(provider, s_provider_strings[i]);
+        if (value && (!json_is_string(value) || !json_string_length(value))) {
+            s_push_key(c, s_provider_strings[i]);
+            return s_fail(c, false, "must be a non-empty string (got %s)",
+                          s_got(got, sizeof got, value));
+        }
+    }
+    for (size_t i = 0; rc == ORCS_OK && s_provider_ints[i]; i++) {
+        json_t *value = s_get(provider, s_provider_ints[i]);
+        if (value
+            && (!json_is_integer(value) || json_integer_value(value) < 0)) {
+            s_push_key(c, s_provider_ints[i]);
+            return s_fail(c, false, "must be an integer >= 0 (got %s)",
+                          s_got(got, sizeof got, value));
+        }
+    }
+    json_t *value = s_get(provider, "stream");
+    if (rc == ORCS_OK && value && !json_is_boolean(value)) {
+        s_push_key(c, "stream");
+        return s_fail(c, false, "must be true or false (got %s)",
+                      s_got(got, sizeof got, value));
+    }
+    value = s_get(provider, "prices");
+    if (rc == ORCS_OK && value) {
+        size_t saved = s_push_key(c, "prices");
+        if (!json_is_object(value))
+            return s_fail(c, false, "must be a mapping (got %s)",
+                          s_got(got, sizeof got, value));
+        rc = s_check_keys(c, value, s_price_keys);
+        const char *key;
+        json_t *price;
+        json_object_foreach(value, key, price)
+        {
+            if (rc == ORCS_OK
+                && (!json_is_number(price) || json_number_value(price) < 0)) {
+                s_push_key(c, key);
+                return s_fail(c, false, "must be a number >= 0 (got %s)",
+                              s_got(got, sizeof got, price));
+            }
+        }
+        if (rc == ORCS_OK)
+            s_pop(c, saved);
+    }
+    static const char *const maps[] = {"headers", "fake", NULL};
+    for (size_t i = 0; rc == ORCS_OK && maps[i]; i++) {
+        value = s_get(provider, maps[i]);
+        if (value && !json_is_object(value)) {
+            s_push_key(c, maps[i]);
+            return s_fail(c, false, "must be a mapping (got %s)",
+                          s_got(got, sizeof got, value));
+        }
+    }
+    value = s_get(provider, "fallbacks");
+    if (rc == ORCS_OK && value && !json_is_array(value)) {
+        s_push_key(c, "fallbacks");
+        return s_fail(c, false, "must be a list of provider names (got %s)",
+                      s_got(got, sizeof got, value));
+    }
+    if (rc == ORCS_OK && !s_get(provider, "base_url")
+        && !s_get(provider, "replay") && !s_get(provider, "fake"))
+        return s_fail(c, false, "a provider needs base_url, replay or fake");
+    return rc;
+}
+
+static orcs_status
+s_check_models(s_check_t *c, json_t *doc)
+{
+    json_t *models = NULL;
+    orcs_status rc = s_check_mapping(c, doc, "models", &models);
+    if (rc != ORCS_OK)
+        return rc;
+    size_t saved = s_push_key(c, "models");
+    const char *name;
+    json_t *provider;
+    json_object_foreach(models, name, provider)
+    {
+        size_t at = s_push_key(c, name);
+        if (!s_is_name(name))
+            return s_fail(c, true, "a provider name must be %s", S_NAME_RULE);
+        rc = s_check_provider(c, provider);
+        if (rc != ORCS_OK)
+            return rc;
+        s_pop(c, at);
+    }
+    s_pop(c, saved);
+    return ORCS_OK;
+}
+
+// toolexec: the tool runner's limits (docs/agents.md).
+static const char *const s_toolexec_keys[] = {
+    "concurrency", "offload_bytes", "preview_bytes", "http", "exec", NULL};
+static const char *const s_http_keys[] = {"allow_hosts", "max_response_bytes",
+                                          "timeout_ms", NULL};
+static const char *const s_exec_keys[] = {
+    "cpu_s",      "memory_mb", "processes", "files", "max_output_bytes",
+    "timeout_ms", "network",   NULL};
+
+static orcs_status
+s_check_toolexec(s_check_t *c, json_t *doc)
+{
+    json_t *toolexec = NULL;
+    orcs_status rc = s_check_mapping(c, doc, "toolexec", &toolexec);
+    if (rc != ORCS_OK)
+        return rc;
+    size_t saved = s_push_key(c, "toolexec");
+    rc = s_check_keys(c, toolexec, s_toolexec_keys);
+    if (rc == ORCS_OK)
+        rc = s_check_int(c, toolexec, "concurrency", 1, 100000, 256, NULL);
+    if (rc == ORCS_OK)
+        rc =
+            s_check_int(c, toolexec, "offload_bytes", 64, 1 << 30, 16384, NULL);
+    if (rc == ORCS_OK)
+        rc = s_check_int(c, toolexec, "preview_bytes", 0, 1 << 20, 512, NULL);
+    json_t *http = NULL;
+    if (rc == ORCS_OK)
+        rc = s_check_mapping(c, toolexec, "http", &http);
+    if (rc == ORCS_OK) {
+        size_t at = s_push_key(c, "http");
+        rc = s_check_keys(c, http, s_http_keys);
+        json_t *hosts = NULL;
+        if (rc == ORCS_OK)
+            rc = s_check_list(c, http, "allow_hosts", &hosts);
+        for (size_t i = 0; rc == ORCS_OK && i < json_array_size(hosts); i++)
+            if (!json_is_string(json_array_get(hosts, i))) {
+                s_push_key(c, "allow_hosts");
+                s_push_index(c, i);
+                return s_fail(c, false, "must be a host name or address");
+            }
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, http, "max_response_bytes", 1, 1 << 30, 1 << 20,
+                             NULL);
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, http, "timeout_ms", 1, 3600000, 30000, NULL);
+        if (rc == ORCS_OK)
+            s_pop(c, at);
+    }
+    json_t *exec = NULL;
+    if (rc == ORCS_OK)
+        rc = s_check_mapping(c, toolexec, "exec", &exec);
+    if (rc == ORCS_OK) {
+        size_t at = s_push_key(c, "exec");
+        rc = s_check_keys(c, exec, s_exec_keys);
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, exec, "cpu_s", 1, 86400, 10, NULL);
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, exec, "memory_mb", 16, 1 << 20, 512, NULL);
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, exec, "processes", 1, 100000, 64, NULL);
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, exec, "files", 8, 1 << 20, 256, NULL);
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, exec, "max_output_bytes", 1, 1 << 30, 1 << 20,
+                             NULL);
+        if (rc == ORCS_OK)
+            rc = s_check_int(c, exec, "timeout_ms", 1, 86400000, 30000, NULL);
+        if (rc == ORCS_OK)
+            rc = s_check_bool(c, exec, "network", false);
+        if (rc == ORCS_OK)
+            s_pop(c, at);
+    }
+    if (rc == ORCS_OK)
+        s_pop(c, saved);
+    return rc;
+}
+
 static orcs_status
 s_check_tools(s_check_t *c, json_t *doc)
 {
@@ -737,7 +953,6 @@ s_check_doc(s_check_t *c, json_t *doc)
         return s_fail(c, false, "a node config must be a mapping (got %s)",
                       s_got(got, sizeof got, doc));
     }
-    json_t *models = NULL;
     json_t *supervisor = NULL;
     orcs_status rc = s_check_keys(c, doc, s_top_keys);
     if (rc == ORCS_OK)
@@ -752,9 +967,11 @@ s_check_doc(s_check_t *c, json_t *doc)
         rc = s_check_string(c, doc, "control", NULL, s_is_endpoint,
                             "an endpoint such as ipc:///tmp/orcs.ctl");
     if (rc == ORCS_OK)
-        rc = s_check_mapping(c, doc, "models", &models);
+        rc = s_check_models(c, doc);
     if (rc == ORCS_OK)
         rc = s_check_tools(c, doc);
+    if (rc == ORCS_OK)
+        rc = s_check_toolexec(c, doc);
     if (rc == ORCS_OK)
         rc = s_check_enum(c, doc, "log_level", s_log_levels, "warn",
                           S_LOG_LEVELS);

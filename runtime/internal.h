@@ -344,6 +344,9 @@ const char *orcs__node_link_endpoint(orcs_node_t *node);
 // The node config with defaults filled in (read-only; valid while the
 // node lives and is not reconfigured).
 const json_t *orcs__node_config(orcs_node_t *node);
+// The directory of the node's config file: relative paths in it resolve
+// from there ("." when the config did not come from a file).
+const char *orcs__node_config_dir(orcs_node_t *node);
 void orcs__node_set_error(orcs_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 // Where a top-level supervisor reports its exit.

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,11 +51,29 @@ struct orcs_node_t {
     bool started;                       // start succeeded
     bool stopped;                       // stop ran
     char error[768];                    // last error text
+    zlistx_t *exts;                     // s_ext_t: named extension objects
+    zlistx_t *reload_hooks;             // s_hook_t, in registration order
 };
+
+// An object another layer keeps on the node (the tool registry, hooks).
+typedef struct {
+    char *name;
+    void *object;
+    orcs_node_ext_destroy_fn *destroy;
+} s_ext_t;
+
+typedef struct {
+    char *name;
+    orcs_node_reload_fn *fn;
+    void *arg;
+} s_hook_t;
 
 extern const orcs_actor_def_t orcs__echo_def;
 extern const orcs_actor_def_t orcs__flaky_def;
 extern const orcs_actor_def_t orcs__memory_def;
+extern const orcs_actor_def_t orcs__agent_def;
+extern const orcs_actor_def_t orcs__model_def;
+extern const orcs_actor_def_t orcs__toolexec_def;
 
 static void
 s_kind_add(orcs_node_t *self, const orcs_actor_def_t *def)
@@ -69,6 +88,8 @@ orcs_node_new(void)
     pthread_mutex_init(&self->lock, NULL);
     self->dir = orcs__dir_new();
     self->kinds = zhashx_new();
+    self->exts = zlistx_new();
+    self->reload_hooks = zlistx_new();
     self->plugins = zlist_new();
     self->log_limits = zhashx_new();
     zhashx_set_destructor(self->log_limits, (zhashx_destructor_fn *) zstr_free);
@@ -80,6 +101,9 @@ orcs_node_new(void)
     s_kind_add(self, &orcs__echo_def);
     s_kind_add(self, &orcs__flaky_def);
     s_kind_add(self, &orcs__memory_def);
+    s_kind_add(self, &orcs__agent_def);
+    s_kind_add(self, &orcs__model_def);
+    s_kind_add(self, &orcs__toolexec_def);
     orcs_config_t *config = orcs_config_new_default();
     orcs_node_configure(self, orcs_config_doc(config), NULL);
     orcs_config_destroy(&config);
@@ -98,6 +122,21 @@ orcs_node_destroy(orcs_node_t **self_p)
     orcs_node_t *self = *self_p;
     orcs_node_stop(self);
     orcs_store_destroy(&self->store); // when start failed half-way
+    s_hook_t *hook;
+    while ((hook = zlistx_detach(self->reload_hooks, NULL))) {
+        free(hook->name);
+        free(hook);
+    }
+    zlistx_destroy(&self->reload_hooks);
+    s_ext_t *ext; // newest first: later layers may use earlier ones
+    while ((ext = zlistx_last(self->exts))) {
+        zlistx_detach_cur(self->exts);
+        if (ext->destroy)
+            ext->destroy(ext->object);
+        free(ext->name);
+        free(ext);
+    }
+    zlistx_destroy(&self->exts);
     void *handle;
     while ((handle = zlist_pop(self->plugins)))
         dlclose(handle);
@@ -306,6 +345,12 @@ const char *
 orcs__node_link_endpoint(orcs_node_t *node)
 {
     return node->link;
+}
+
+const char *
+orcs__node_config_dir(orcs_node_t *node)
+{
+    return node->config_dir ? node->config_dir : ".";
 }
 
 const json_t *
@@ -520,6 +565,14 @@ orcs_node_start(orcs_node_t *self)
 {
     orcs_assert(self && !self->started);
     orcs__node_set_error(self, "%s", "");
+    // As servers do: every model request and tool call in flight holds a
+    // socket or a pipe, so take all the open files the hard limit allows.
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0
+        && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
     orcs_status rc = s_lock_data(self);
     if (rc == ORCS_OK)
         rc = s_open_store(self);
@@ -539,10 +592,15 @@ orcs_node_start(orcs_node_t *self)
     zsock_wait(self->bus);
     self->inbox = orcs__client_new_named(self, ORCS__NODE_INBOX);
     self->started = true;
+    // The system actors: the control endpoint, links to child processes,
+    // the LLM gateway and the tool runner (docs/agents.md).
     json_t *system = json_pack(
-        "{s:s, s:i, s:i, s:[{s:s, s:s}, {s:s, s:s}]}", "strategy",
-        "one_for_one", "intensity", 10, "period_s", 10, "children", "name",
-        "status", "actor", "status", "name", "link", "actor", "link");
+        "{s:s, s:i, s:i, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s, s:i}, "
+        "{s:s, s:s, s:i}]}",
+        "strategy", "one_for_one", "intensity", 10, "period_s", 10, "children",
+        "name", "status", "actor", "status", "name", "link", "actor", "link",
+        "name", "model", "actor", "model", "mailbox", 100000, "name",
+        "toolexec", "actor", "toolexec", "mailbox", 100000);
     rc = s_start_top(self, "system", system, &self->system_mailbox,
                      &self->system);
     json_decref(system);
@@ -582,6 +640,11 @@ orcs_node_run(orcs_node_t *self)
         if (zmq_poll(items, 2, -1) < 0 && zmq_errno() != EINTR)
             break;
         if (items[1].revents & ZMQ_POLLIN) {
+            char byte = 0;
+            if (read(self->stop_pipe[0], &byte, 1) == 1 && byte == 'H') {
+                json_decref(orcs_node_reload(self)); // SIGHUP
+                continue;
+            }
             orcs_log_info("node", "stop requested node=%s", self->name);
             break;
         }
@@ -740,4 +803,82 @@ orcs_control_request(const char *endpoint,
     orcs_msg_destroy(&msg);
     zsock_destroy(&sock);
     return rc;
+}
+
+orcs_status
+orcs_node_ext_set(orcs_node_t *self,
+                  const char *name,
+                  void *object,
+                  orcs_node_ext_destroy_fn *destroy)
+{
+    orcs_assert(self && name && object);
+    pthread_mutex_lock(&self->lock);
+    for (s_ext_t *ext = zlistx_first(self->exts); ext;
+         ext = zlistx_next(self->exts))
+        if (strcmp(ext->name, name) == 0) {
+            pthread_mutex_unlock(&self->lock);
+            return ORCS_EEXIST;
+        }
+    s_ext_t *ext = orcs_calloc(1, sizeof *ext);
+    ext->name = orcs_strdup(name);
+    ext->object = object;
+    ext->destroy = destroy;
+    zlistx_add_end(self->exts, ext);
+    pthread_mutex_unlock(&self->lock);
+    return ORCS_OK;
+}
+
+void *
+orcs_node_ext(orcs_node_t *self, const char *name)
+{
+    orcs_assert(self && name);
+    void *object = NULL;
+    pthread_mutex_lock(&self->lock);
+    for (s_ext_t *ext = zlistx_first(self->exts); ext && !object;
+         ext = zlistx_next(self->exts))
+        if (strcmp(ext->name, name) == 0)
+            object = ext->object;
+    pthread_mutex_unlock(&self->lock);
+    return object;
+}
+
+orcs_status
+orcs_node_on_reload(orcs_node_t *self,
+                    const char *name,
+                    orcs_node_reload_fn *fn,
+                    void *arg)
+{
+    orcs_assert(self && name && fn);
+    pthread_mutex_lock(&self->lock);
+    for (s_hook_t *hook = zlistx_first(self->reload_hooks); hook;
+         hook = zlistx_next(self->reload_hooks))
+        if (strcmp(hook->name, name) == 0) {
+            pthread_mutex_unlock(&self->lock);
+            return ORCS_EEXIST;
+        }
+    s_hook_t *hook = orcs_calloc(1, sizeof *hook);
+    hook->name = orcs_strdup(name);
+    hook->fn = fn;
+    hook->arg = arg;
+    zlistx_add_end(self->reload_hooks, hook);
+    pthread_mutex_unlock(&self->lock);
+    return ORCS_OK;
+}
+
+json_t *
+orcs_node_reload(orcs_node_t *self)
+{
+    orcs_assert(self);
+    json_t *report = json_object();
+    // Hooks run under the lock, one reload at a time; they must not call
+    // back into the node's extension or hook functions.
+    pthread_mutex_lock(&self->lock);
+    for (s_hook_t *hook = zlistx_first(self->reload_hooks); hook;
+         hook = zlistx_next(self->reload_hooks)) {
+        json_t *part = hook->fn(self, hook->arg);
+        json_object_set_new(report, hook->name, part ? part : json_null());
+    }
+    pthread_mutex_unlock(&self->lock);
+    orcs_log_info("node", "reloaded node=%s", self->name);
+    return report;
 }

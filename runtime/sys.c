@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <czmq.h>
 
 #include "internal.h"
@@ -59,9 +60,8 @@ orcs__sys_abandoned(void)
 static void
 s_on_signal(int sig)
 {
-    (void) sig;
     if (s_signal_fd >= 0) {
-        char byte = 1;
+        char byte = sig == SIGHUP ? 'H' : 1;
         ssize_t n = write(s_signal_fd, &byte, 1);
         (void) n;
     }
@@ -77,6 +77,7 @@ orcs__sys_catch_signals(int fd)
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
 }
 
 void
@@ -84,6 +85,7 @@ orcs__sys_release_signals(void)
 {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     s_signal_fd = -1;
 }
 
@@ -95,6 +97,9 @@ orcs_runtime_init(void)
     // The node owns SIGINT/SIGTERM; czmq must not install its handlers.
     zsys_handler_set(NULL);
     signal(SIGPIPE, SIG_IGN);
+    // libcurl's global set-up is not thread-safe: do it once, here, before
+    // any actor makes a handle.
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     zsys_set_linger(0);
     zsys_set_max_sockets(s_max_sockets);
     zsys_init();
@@ -115,6 +120,7 @@ orcs_runtime_shutdown(void)
 {
     if (!atomic_exchange(&s_initialised, false))
         return;
+    curl_global_cleanup();
     // A hung thread that never returned still owns sockets; terminating
     // the context would wait for it forever (see docs/supervision.md).
     if (orcs__sys_abandoned() > 0) {

@@ -110,6 +110,39 @@ ORCS_EXPORT orcs_store_t *orcs_node_store(orcs_node_t *self);
 ORCS_EXPORT const char *
 orcs_node_error(orcs_node_t *self, char *buf, size_t size);
 
+// ---- Extensions: objects and hooks other layers keep on the node
+
+// Destroys an extension object when the node is destroyed.
+typedef void(orcs_node_ext_destroy_fn)(void *object);
+
+// Keeps object on the node under name (copied), e.g. the tool registry
+// ("tools"); destroy (may be NULL) runs when the node is destroyed, newest
+// extension first. Thread-safe. Returns ORCS_OK or ORCS_EEXIST when name
+// is taken (object is then not kept: the caller still owns it).
+ORCS_EXPORT orcs_status orcs_node_ext_set(orcs_node_t *self,
+                                          const char *name,
+                                          void *object,
+                                          orcs_node_ext_destroy_fn *destroy);
+
+// The object kept under name, or NULL. Borrowed: valid until the node is
+// destroyed. Thread-safe.
+ORCS_EXPORT void *orcs_node_ext(orcs_node_t *self, const char *name);
+
+// A reload hook: reloads what it owns (it may run on any thread, one at a
+// time) and returns a report (owned by the caller; NULL = null).
+typedef json_t *(orcs_node_reload_fn) (orcs_node_t *node, void *arg);
+
+// Registers a reload hook under name (copied). Hooks run on SIGHUP (in
+// orcs_node_run) and on orcs_node_reload. Returns ORCS_OK or ORCS_EEXIST.
+ORCS_EXPORT orcs_status orcs_node_on_reload(orcs_node_t *self,
+                                            const char *name,
+                                            orcs_node_reload_fn *fn,
+                                            void *arg);
+
+// Runs every reload hook in registration order and returns {name:
+// report}. Caller owns the result. Thread-safe.
+ORCS_EXPORT json_t *orcs_node_reload(orcs_node_t *self);
+
 // ---- Blocking helpers for code outside actors (CLI, tests, embedding).
 
 // Creates a client: a mailbox registered in the node under a unique name

@@ -42,24 +42,48 @@ fixture_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 // registering `kinds` (NULL-terminated, may be NULL). Returns the status of
 // orcs_node_start; on success f->node and f->client are ready.
 static inline orcs_status
+fixture_start_with(fixture_t *f,
+                   const char *supervisor,
+                   const orcs_actor_def_t *const *kinds,
+                   json_t *extra);
+
+static inline orcs_status
 fixture_start(fixture_t *f,
               const char *supervisor,
               const orcs_actor_def_t *const *kinds)
+{
+    return fixture_start_with(f, supervisor, kinds, NULL);
+}
+
+// As fixture_start, with the members of extra (consumed; may be NULL)
+// added to the node config (models, tools, toolexec, memory...).
+static inline orcs_status
+fixture_start_with(fixture_t *f,
+                   const char *supervisor,
+                   const orcs_actor_def_t *const *kinds,
+                   json_t *extra)
 {
     memset(f, 0, sizeof *f);
     orcs_runtime_init();
     orcs_log_level_set(ORCS_LOG_ERROR);
     snprintf(f->data, sizeof f->data, "/tmp/orcs-test-XXXXXX");
-    if (!mkdtemp(f->data))
+    if (!mkdtemp(f->data)) {
+        json_decref(extra);
         return ORCS_EIO;
+    }
     json_error_t error;
     json_t *spec = json_loads(supervisor, 0, &error);
     if (!spec) {
         fprintf(stderr, "fixture: bad JSON: %s\n", error.text);
+        json_decref(extra);
         return ORCS_EINVAL;
     }
     json_t *config = json_pack("{s:s, s:s, s:o}", "node", "test", "data",
                                f->data, "supervisor", spec);
+    if (extra) {
+        json_object_update(config, extra);
+        json_decref(extra);
+    }
     f->node = orcs_node_new();
     orcs_node_set_child_program(f->node, ORCS_TEST_BINARY_DIR "/orcs");
     for (size_t i = 0; kinds && kinds[i]; i++)
