@@ -163,14 +163,14 @@ main(void)
     long long_steps = bench_scaled(10000, 1000);
     long many_steps = bench_scaled(200, 20);
     int many_runs = 100;
-    // A fake provider answers turn k < turns with a tool call and turn
-    // `turns` with text: a run of N steps with tool calls takes N + 1
+    // A fake provider answers its first `turns` turns with a tool call
+    // and the next with text: a run of N steps with tool calls takes N + 1
     // turns, the last one the answer.
     json_t *extra = json_pack(
         "{s:{s:{s:{s:s, s:I}}, s:{s:{s:s, s:I}}, s:{s:{s:s, s:I}}}}", "models",
-        "short", "fake", "tool", "noop", "turns", (json_int_t) short_steps + 1,
-        "long", "fake", "tool", "noop", "turns", (json_int_t) long_steps + 1,
-        "many", "fake", "tool", "noop", "turns", (json_int_t) many_steps + 1);
+        "short", "fake", "tool", "noop", "turns", (json_int_t) short_steps,
+        "long", "fake", "tool", "noop", "turns", (json_int_t) long_steps,
+        "many", "fake", "tool", "noop", "turns", (json_int_t) many_steps);
     orcs_node_t *node = bench_node_new_with(NULL, 0, extra);
     json_t *manifest =
         json_pack("{s:s, s:s, s:b}", "tool", "noop", "description",

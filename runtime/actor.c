@@ -342,6 +342,13 @@ orcs_actor_publish(orcs_actor_t *self, const char *topic, json_t **body_p)
         }
         return ORCS_ETOOBIG;
     }
+    if (!orcs__node_has_subscriber(self->node, topic)) {
+        if (body_p) {
+            json_decref(*body_p); // nobody listens: skip the encoding
+            *body_p = NULL;
+        }
+        return ORCS_OK;
+    }
     if (!self->pub) {
         self->pub = zsock_new(ZMQ_PUB);
         zsock_set_linger(self->pub, 0);
@@ -372,6 +379,10 @@ orcs_actor_subscribe(orcs_actor_t *self, const char *prefix)
         zsock_connect(self->sub, "%s", orcs__node_bus_out(self->node));
     }
     zsock_set_subscribe(self->sub, prefix);
+    if (!self->sub_prefixes)
+        self->sub_prefixes = zlist_new();
+    zlist_append(self->sub_prefixes, orcs_strdup(prefix));
+    orcs__node_sub_add(self->node, prefix);
     return ORCS_OK;
 }
 
@@ -797,6 +808,12 @@ s_close_sockets(orcs_actor_t *self)
     orcs_msg_destroy(&self->spare);
     zsock_destroy(&self->pub);
     zsock_destroy(&self->sub);
+    char *prefix;
+    while (self->sub_prefixes && (prefix = zlist_pop(self->sub_prefixes))) {
+        orcs__node_sub_remove(self->node, prefix);
+        free(prefix);
+    }
+    zlist_destroy(&self->sub_prefixes);
     orcs__timers_destroy(&self->timers);
     free(self->watches);
     self->watches = NULL;

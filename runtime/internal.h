@@ -193,6 +193,7 @@ struct orcs_actor_t {
     void *mailbox_raw;                    // zsock_resolve(mailbox)
     zsock_t *pub;                         // PUB to the bus, made on demand
     zsock_t *sub;                         // SUB from the bus, made on demand
+    zlist_t *sub_prefixes;                // its subscriptions (strings)
     zhashx_t *routes;                     // address -> orcs__route_t
     void *last_route;                     // the route used last (cache)
     orcs_msg_t *spare;                    // an emptied message to reuse
@@ -344,6 +345,13 @@ const char *orcs__node_link_endpoint(orcs_node_t *node);
 // The node config with defaults filled in (read-only; valid while the
 // node lives and is not reconfigured).
 const json_t *orcs__node_config(orcs_node_t *node);
+// The node's subscriptions, so publishers skip events nobody hears:
+// add and remove a prefix (counted), and whether any prefix of topic is
+// subscribed. Thread-safe; has_subscriber is lock-free when nothing is
+// subscribed.
+void orcs__node_sub_add(orcs_node_t *node, const char *prefix);
+void orcs__node_sub_remove(orcs_node_t *node, const char *prefix);
+bool orcs__node_has_subscriber(orcs_node_t *node, const char *topic);
 // The directory of the node's config file: relative paths in it resolve
 // from there ("." when the config did not come from a file).
 const char *orcs__node_config_dir(orcs_node_t *node);

@@ -53,6 +53,9 @@ struct orcs_node_t {
     char error[768];                    // last error text
     zlistx_t *exts;                     // s_ext_t: named extension objects
     zlistx_t *reload_hooks;             // s_hook_t, in registration order
+    pthread_rwlock_t subs_lock;         // guards subs
+    zhashx_t *subs;                     // prefix -> count (uintptr_t)
+    atomic_int sub_count;               // subscriptions in all
 };
 
 // An object another layer keeps on the node (the tool registry, hooks).
@@ -89,6 +92,8 @@ orcs_node_new(void)
     self->dir = orcs__dir_new();
     self->kinds = zhashx_new();
     self->exts = zlistx_new();
+    self->subs = zhashx_new();
+    pthread_rwlock_init(&self->subs_lock, NULL);
     self->reload_hooks = zlistx_new();
     self->plugins = zlist_new();
     self->log_limits = zhashx_new();
@@ -137,6 +142,8 @@ orcs_node_destroy(orcs_node_t **self_p)
         free(ext);
     }
     zlistx_destroy(&self->exts);
+    zhashx_destroy(&self->subs);
+    pthread_rwlock_destroy(&self->subs_lock);
     void *handle;
     while ((handle = zlist_pop(self->plugins)))
         dlclose(handle);
@@ -881,4 +888,49 @@ orcs_node_reload(orcs_node_t *self)
     pthread_mutex_unlock(&self->lock);
     orcs_log_info("node", "reloaded node=%s", self->name);
     return report;
+}
+
+void
+orcs__node_sub_add(orcs_node_t *node, const char *prefix)
+{
+    pthread_rwlock_wrlock(&node->subs_lock);
+    uintptr_t count = (uintptr_t) zhashx_lookup(node->subs, prefix);
+    zhashx_update(node->subs, prefix, (void *) (count + 1));
+    atomic_fetch_add(&node->sub_count, 1);
+    pthread_rwlock_unlock(&node->subs_lock);
+}
+
+void
+orcs__node_sub_remove(orcs_node_t *node, const char *prefix)
+{
+    pthread_rwlock_wrlock(&node->subs_lock);
+    uintptr_t count = (uintptr_t) zhashx_lookup(node->subs, prefix);
+    if (count > 1)
+        zhashx_update(node->subs, prefix, (void *) (count - 1));
+    else if (count == 1)
+        zhashx_delete(node->subs, prefix);
+    if (count > 0)
+        atomic_fetch_sub(&node->sub_count, 1);
+    pthread_rwlock_unlock(&node->subs_lock);
+}
+
+bool
+orcs__node_has_subscriber(orcs_node_t *node, const char *topic)
+{
+    if (atomic_load(&node->sub_count) == 0)
+        return false;
+    bool found = false;
+    char prefix[ORCS_MSG_TOPIC_MAX + 1];
+    size_t len = strlen(topic);
+    if (len > ORCS_MSG_TOPIC_MAX)
+        len = ORCS_MSG_TOPIC_MAX;
+    pthread_rwlock_rdlock(&node->subs_lock);
+    // Every prefix of the topic, the empty one (all events) included.
+    for (size_t n = 0; n <= len && !found; n++) {
+        memcpy(prefix, topic, n);
+        prefix[n] = 0;
+        found = zhashx_lookup(node->subs, prefix) != NULL;
+    }
+    pthread_rwlock_unlock(&node->subs_lock);
+    return found;
 }

@@ -75,7 +75,8 @@ struct s_run_t {
     json_int_t prompt_tokens, completion_tokens, cached_tokens;
     double cost;
     int64_t started_us;
-    s_run_t *next; // all runs
+    s_run_t *next; // all runs, a doubly linked list
+    s_run_t *prev;
 };
 
 // What an ask in flight is for.
@@ -201,11 +202,12 @@ s_usage(const s_run_t *run)
 static void
 s_run_free(s_agent_t *self, s_run_t *run)
 {
-    for (s_run_t **at = &self->runs; *at; at = &(*at)->next)
-        if (*at == run) {
-            *at = run->next;
-            break;
-        }
+    if (run->prev)
+        run->prev->next = run->next;
+    else
+        self->runs = run->next;
+    if (run->next)
+        run->next->prev = run->prev;
     orcs_msg_destroy(&run->request);
     json_decref(run->history);
     json_decref(run->tools);
@@ -369,6 +371,8 @@ s_run_new(s_agent_t *self, s_def_t *def, const char *id, s_run_t *parent)
         (int) json_integer_value(json_object_get(def->doc, "max_steps"));
     run->started_us = orcs_clock_mono_us();
     run->next = self->runs;
+    if (self->runs)
+        self->runs->prev = run;
     self->runs = run;
     return run;
 }

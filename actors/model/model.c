@@ -8,7 +8,7 @@
     Config: {"models": {...providers...} (default: the node config's
     `models`), "config_dir": DIR (relative cassette and key paths; default
     the working directory), "session_idle_ms": 1800000,
-    "max_connections": N (default: half the fd limit, at most 4096)}.
+    "max_connections": N (default: the open-files limit less 1024)}.
 
     Providers take the keys of docs/agents.md plus `burst` (rate bucket
     size, default a second's worth of rpm) and `events` (publish model.*

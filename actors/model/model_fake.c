@@ -1,6 +1,6 @@
 /*  actors/model/model_fake.c — the fake provider: in process, no HTTP, no
-    JSON text. Turn k < turns answers one call of the configured tool (id
-    "call_<k>", arguments "{}"); turn == turns (and later) answers "done".
+    JSON text. The first `turns` turns answer one call of the tool (id
+    "call_<k>", k from 0, arguments "{}"); every later turn answers "done".
     Used by the agent-step benchmark, so it builds the few small objects
     of the answer and nothing else.
     SPDX-License-Identifier: MPL-2.0 */

@@ -360,10 +360,12 @@ orcs__model_http_open(orcs__model_t *self)
     if (cap <= 0) {
         struct rlimit limit;
         cap = S_CONNECTIONS;
+        // All the files the node may open, less a reserve for tool
+        // processes, sockets and the store.
         if (getrlimit(RLIMIT_NOFILE, &limit) == 0
-            && limit.rlim_cur != RLIM_INFINITY
-            && (long) limit.rlim_cur / 2 < cap)
-            cap = (long) limit.rlim_cur / 2;
+            && limit.rlim_cur != RLIM_INFINITY)
+            cap = (long) limit.rlim_cur > 2048 ? (long) limit.rlim_cur - 1024
+                                               : (long) limit.rlim_cur / 2;
     }
     curl_multi_setopt(self->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, cap);
     curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS, cap);
