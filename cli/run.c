@@ -40,6 +40,8 @@ static const char s_usage[] =
     "                     \"steps\", \"usage\", \"cost\"} or {\"error\", ...}\n"
     "  --progress         show progress even when stderr is not a terminal\n"
     "  --quiet            never show progress\n"
+    "  --log LEVEL        node log on stderr: error, warn (default), info, "
+    "debug\n"
     "  --help             this text\n"
     "\n"
     "Exit codes: 0 the agent answered, 1 the run failed, 2 usage or config\n"
@@ -74,12 +76,12 @@ s_show(s_watch_t *watch, const char *event, const json_t *body)
 {
     double at = (double) (orcs_clock_mono_us() - watch->started_us) / 1e6;
     const char *agent = json_string_value(json_object_get(body, "agent"));
-    if (strcmp(event, "model.started") == 0)
+    if (strcmp(event, "model.started") == 0) {
+        const char *model = s_str(body, "model", "");
         fprintf(stderr, "%7.2fs  model  step %" JSON_INTEGER_FORMAT " %s%s%s\n",
                 at, json_integer_value(json_object_get(body, "step")),
-                s_str(body, "provider", ""),
-                json_object_get(body, "model") ? "/" : "",
-                s_str(body, "model", ""));
+                s_str(body, "provider", ""), model[0] ? "/" : "", model);
+    }
     else if (strcmp(event, "model.finished") == 0) {
         const json_t *usage = json_object_get(body, "usage");
         fprintf(stderr,
@@ -192,18 +194,20 @@ orcs__cli_run_main(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"progress", no_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},
+        {"log", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *agent_path = NULL, *config_path = NULL, *data = NULL;
     const char *url = NULL, *model = NULL, *key_env = NULL, *replay = NULL;
     const char *run_id = NULL;
+    const char *log = "warn";
     long timeout_s = 3600;
     bool as_json = false;
     int progress = isatty(STDERR_FILENO) ? 1 : 0;
     int opt;
     while (
-        (opt = getopt_long(argc, argv, "a:c:d:u:m:k:r:i:t:jpqh", options, NULL))
+        (opt = getopt_long(argc, argv, "a:c:d:u:m:k:r:i:t:l:jpqh", options, NULL))
         != -1) {
         switch (opt) {
             case 'a':
@@ -242,6 +246,9 @@ orcs__cli_run_main(int argc, char **argv)
             case 'q':
                 progress = -1;
                 break;
+            case 'l':
+                log = optarg;
+                break;
             case 'h':
                 fputs(s_usage, stdout);
                 return 0;
@@ -259,6 +266,16 @@ orcs__cli_run_main(int argc, char **argv)
                 s_usage);
         return ORCS__CLI_EXIT_USAGE;
     }
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    int level = -1;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(log, levels[i]) == 0)
+            level = i;
+    if (level < 0) {
+        fprintf(stderr, "orcs run: --log must be error, warn, info or debug\n");
+        return ORCS__CLI_EXIT_USAGE;
+    }
+    orcs_log_level_set((orcs_log_level) level);
     const char *prompt = argv[optind];
     char err[1024] = "";
     json_t *agent = NULL;
@@ -266,7 +283,9 @@ orcs__cli_run_main(int argc, char **argv)
         fprintf(stderr, "orcs run: %s\n", err);
         return ORCS__CLI_EXIT_USAGE;
     }
-    const char *name = json_string_value(json_object_get(agent, "agent"));
+    char name[ORCS_ACTOR_NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s",
+             json_string_value(json_object_get(agent, "agent")));
     orcs_config_t *config = NULL;
     if (config_path
         && orcs_config_load(config_path, &config, err, sizeof err) != ORCS_OK) {

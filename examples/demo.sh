@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh ORCS — the runtime-core demo: start a node with a small
 # supervision tree in which one actor fails every second, watch `orcs
-# status` count the restarts, then stop the node cleanly with SIGTERM.
+# status` count the restarts, then stop the node cleanly with SIGTERM;
+# then run an agent offline (a replay cassette) with live progress.
 set -eu
 orcs=${1:-build/orcs}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,4 +47,8 @@ if [ "$code" -ne 0 ]; then
     echo "demo: node exited with $code" >&2
     exit 1
 fi
-echo "== demo done: node exited 0"
+echo
+echo "== an agent, offline: orcs run --agent examples/agent/calc.yaml (replay cassette)"
+"$orcs" run --agent "$here/agent/calc.yaml" --config "$here/agent/node.yaml" \
+    --data "$data/agent" --progress "What are 2 + 3 and 10 + 20?"
+echo "== demo done: node exited 0, the agent answered"

@@ -7,7 +7,7 @@
 
     Config: {"models": {...providers...} (default: the node config's
     `models`), "config_dir": DIR (relative cassette and key paths; default
-    the working directory), "session_idle_ms": 1800000,
+    the node config's directory), "session_idle_ms": 1800000,
     "max_connections": N (default: the open-files limit less 1024)}.
 
     Providers take the keys of docs/agents.md plus `burst` (rate bucket
@@ -657,6 +657,9 @@ s_read_config(orcs__model_t *self,
     }
     if (dir)
         self->config_dir = orcs_strdup(json_string_value(dir));
+    else
+        self->config_dir =
+            orcs_strdup(orcs__node_config_dir(orcs_actor_node(self->actor)));
     if (idle)
         self->session_idle_us = json_integer_value(idle) * 1000;
     self->max_connections = (long) json_integer_value(connections);
