@@ -730,6 +730,8 @@ static const char *const s_provider_keys[] = {"base_url",
                                               "replay",
                                               "record",
                                               "fake",
+                                              "burst",
+                                              "events",
                                               NULL};
 static const char *const s_provider_strings[] = {
     "base_url", "api_key_env", "api_key_file", "model", "replay",
@@ -741,6 +743,7 @@ static const char *const s_provider_ints[] = {"timeout_ms",
                                               "backoff_ms",
                                               "backoff_max_ms",
                                               "rpm",
+                                              "burst",
                                               NULL};
 static const char *const s_price_keys[] = {"input_per_mtok", "output_per_mtok",
                                            "cached_input_per_mtok", NULL};
@@ -776,11 +779,15 @@ s_check_provider(s_check_t *c, json_t *provider)
                           s_got(got, sizeof got, value));
         }
     }
-    json_t *value = s_get(provider, "stream");
-    if (rc == ORCS_OK && value && !json_is_boolean(value)) {
-        s_push_key(c, "stream");
-        return s_fail(c, false, "must be true or false (got %s)",
-                      s_got(got, sizeof got, value));
+    json_t *value = NULL;
+    static const char *const flags[] = {"stream", "events", NULL};
+    for (size_t i = 0; rc == ORCS_OK && flags[i]; i++) {
+        value = s_get(provider, flags[i]);
+        if (value && !json_is_boolean(value)) {
+            s_push_key(c, flags[i]);
+            return s_fail(c, false, "must be true or false (got %s)",
+                          s_got(got, sizeof got, value));
+        }
     }
     value = s_get(provider, "prices");
     if (rc == ORCS_OK && value) {
