@@ -78,9 +78,15 @@ orcs__exec_filter_new(orcs__exec_filter_t **filter_p)
         return ORCS_EUNSUPPORTED;
     static const int families[] = {AF_INET, AF_INET6, AF_PACKET};
     int rc = 0;
-    for (size_t i = 0; i < sizeof families / sizeof *families && rc == 0; i++)
+    for (size_t i = 0; i < sizeof families / sizeof *families && rc == 0; i++) {
+        // SCMP_A0() leaves datum_b out, which clang warns about.
+        struct scmp_arg_cmp family = {.arg = 0,
+                                      .op = SCMP_CMP_EQ,
+                                      .datum_a = (scmp_datum_t) families[i],
+                                      .datum_b = 0};
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, families[i]));
+                              family);
+    }
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
                               SCMP_SYS(io_uring_setup), 0);
