@@ -81,8 +81,7 @@ s_show(s_watch_t *watch, const char *event, const json_t *body)
         fprintf(stderr, "%7.2fs  model  step %" JSON_INTEGER_FORMAT " %s%s%s\n",
                 at, json_integer_value(json_object_get(body, "step")),
                 s_str(body, "provider", ""), model[0] ? "/" : "", model);
-    }
-    else if (strcmp(event, "model.finished") == 0) {
+    } else if (strcmp(event, "model.finished") == 0) {
         const json_t *usage = json_object_get(body, "usage");
         fprintf(stderr,
                 "%7.2fs  model  step %" JSON_INTEGER_FORMAT
@@ -206,9 +205,9 @@ orcs__cli_run_main(int argc, char **argv)
     bool as_json = false;
     int progress = isatty(STDERR_FILENO) ? 1 : 0;
     int opt;
-    while (
-        (opt = getopt_long(argc, argv, "a:c:d:u:m:k:r:i:t:l:jpqh", options, NULL))
-        != -1) {
+    while ((opt = getopt_long(argc, argv, "a:c:d:u:m:k:r:i:t:l:jpqh", options,
+                              NULL))
+           != -1) {
         switch (opt) {
             case 'a':
                 agent_path = optarg;
@@ -337,7 +336,7 @@ orcs__cli_run_main(int argc, char **argv)
     bool watching =
         progress > 0 && pthread_create(&watcher, NULL, s_watch, &watch) == 0;
     if (watching)
-        usleep(20000); // let the subscription reach the bus
+        usleep(100000); // let the subscription reach the bus
     orcs_client_t *client = orcs_client_new(node);
     orcs_msg_t *ask = orcs_msg_new("agent.run");
     json_t *body = json_pack("{s:s, s:s}", "run", id, "input", prompt);

@@ -331,6 +331,19 @@ orcs_actor_timer_cancel(orcs_actor_t *self, uint64_t timer_id)
 
 // ---- events
 
+// Connects the actor's PUB socket to the bus. A PUB drops what it sends
+// before the bus's subscriptions reach it, so actors connect when they
+// start, long before their first event, not at that event.
+static void
+s_pub_open(orcs_actor_t *self)
+{
+    if (!self->pub) {
+        self->pub = zsock_new(ZMQ_PUB);
+        zsock_set_linger(self->pub, 0);
+        zsock_connect(self->pub, "%s", orcs__node_bus_in(self->node));
+    }
+}
+
 orcs_status
 orcs_actor_publish(orcs_actor_t *self, const char *topic, json_t **body_p)
 {
@@ -349,11 +362,7 @@ orcs_actor_publish(orcs_actor_t *self, const char *topic, json_t **body_p)
         }
         return ORCS_OK;
     }
-    if (!self->pub) {
-        self->pub = zsock_new(ZMQ_PUB);
-        zsock_set_linger(self->pub, 0);
-        zsock_connect(self->pub, "%s", orcs__node_bus_in(self->node));
-    }
+    s_pub_open(self);
     orcs_msg_t *msg = orcs_msg_new("event");
     msg->env.kind = ORCS_MSG_EVENT;
     orcs_msg_set_topic(msg, topic);
@@ -856,6 +865,7 @@ s_actor_main(zsock_t *pipe, void *args)
     zhashx_set_destructor(self->routes, s_route_destroy);
     self->timers = orcs__timers_new();
     self->mailbox_raw = zsock_resolve(self->mailbox);
+    s_pub_open(self);
     void *state = NULL;
     orcs_status rc = ORCS_OK;
     if (self->def->init) {
