@@ -530,9 +530,16 @@ s_sub_done(s_agent_t *self,
 {
     s_run_t *parent = sub->parent;
     sub->parent = NULL;
-    if (!parent || parent->finished)
+    if (!parent)
         return;
     parent->asks--;
+    if (parent->finished) {
+        // The parent failed while its sub-agent ran: it waited only for
+        // this to be freed.
+        if (parent->asks == 0)
+            s_run_free(self, parent);
+        return;
+    }
     parent->prompt_tokens += sub->prompt_tokens;
     parent->completion_tokens += sub->completion_tokens;
     parent->cached_tokens += sub->cached_tokens;
