@@ -650,6 +650,27 @@ test_agent_bad_input(void **state)
     assert_string_equal(json_string_value(json_object_get(reply, "output")),
                         "hi");
     json_decref(reply);
+    // The control endpoint forwards asks to actors: what `orcs` commands
+    // in other processes use to reach the agent.
+    json_t *answer = NULL;
+    json_t *ask = json_pack("{s:s, s:s, s:{s:s}, s:i}", "to", "plain", "type",
+                            "agent.run", "body", "input", "via control",
+                            "timeout_ms", 20000);
+    assert_int_equal(
+        orcs_control_request(orcs_node_control_endpoint(ctx.f.node), "ask", ask,
+                             20000, &answer),
+        ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(answer, "output")),
+                        "hi");
+    json_decref(answer);
+    answer = NULL;
+    json_object_set_new(ask, "to", json_string("nobody"));
+    assert_int_equal(
+        orcs_control_request(orcs_node_control_endpoint(ctx.f.node), "ask", ask,
+                             20000, &answer),
+        ORCS_ENOTFOUND);
+    json_decref(answer);
+    json_decref(ask);
     s_stop(&ctx);
     unlink(cassette);
     unlink(file);
