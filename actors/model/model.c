@@ -609,7 +609,7 @@ s_timer(orcs_actor_t *actor, void *state, uint64_t timer_id, void *arg)
     orcs__model_tag *tag = arg;
     switch (*tag) {
         case ORCS__MODEL_TAG_CURL:
-            return orcs__model_http_on_timer(self);
+            return orcs__model_http_on_timer(self, arg);
         case ORCS__MODEL_TAG_SWEEP:
             return s_sweep(self);
         case ORCS__MODEL_TAG_CALL:
@@ -674,7 +674,6 @@ s_init(orcs_actor_t *actor, const json_t *config, void **state_p)
     self->actor = actor;
     self->epoll_fd = -1;
     self->sweep_tag = ORCS__MODEL_TAG_SWEEP;
-    self->curl_tag = ORCS__MODEL_TAG_CURL;
     self->session_idle_us = (int64_t) ORCS__MODEL_IDLE_MS * 1000;
     self->run_idle_us = (int64_t) ORCS__MODEL_RUN_IDLE_MS * 1000;
     self->rng = (uint64_t) orcs_clock_wall_us() ^ (uintptr_t) self;

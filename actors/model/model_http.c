@@ -26,20 +26,21 @@
 #define S_CONNECTIONS 4096 // connection cap when the fd limit is high
 
 struct orcs__model_transfer_t {
-    CURL *easy;                // the handle
-    orcs__model_call_t *call;  // who waits for it
-    char *body;                // buffered answer (not SSE)
-    size_t size;               // bytes in body
-    size_t alloc;              // allocated for body
-    size_t total;              // bytes received in all
-    int64_t last_byte_us;      // when bytes last came (monotonic)
-    long http_status;          // 0 until known
-    bool checked;              // status and content type looked at
-    bool sse;                  // the answer is an event stream
-    orcs__sse_t *parser;       // SSE events
-    orcs__chat_stream_t *chat; // chunks of the streamed answer
-    orcs_status abort_status;  // why the write callback stopped curl
-    int retry_after_ms;        // Retry-After, or -1
+    CURL *easy;                 // the handle
+    orcs__model_shard_t *shard; // the multi handle it runs in
+    orcs__model_call_t *call;   // who waits for it
+    char *body;                 // buffered answer (not SSE)
+    size_t size;                // bytes in body
+    size_t alloc;               // allocated for body
+    size_t total;               // bytes received in all
+    int64_t last_byte_us;       // when bytes last came (monotonic)
+    long http_status;           // 0 until known
+    bool checked;               // status and content type looked at
+    bool sse;                   // the answer is an event stream
+    orcs__sse_t *parser;        // SSE events
+    orcs__chat_stream_t *chat;  // chunks of the streamed answer
+    orcs_status abort_status;   // why the write callback stopped curl
+    int retry_after_ms;         // Retry-After, or -1
     char error[ORCS__MODEL_ERROR_MAX / 2]; // stream parse error
     char curl_error[CURL_ERROR_SIZE];      // curl's detail
 };
@@ -51,14 +52,15 @@ static int
 s_on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
 {
     (void) easy;
-    orcs__model_t *self = arg;
+    orcs__model_shard_t *shard = arg;
+    orcs__model_t *self = shard->model;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-        curl_multi_assign(self->multi, fd, NULL);
+        curl_multi_assign(shard->multi, fd, NULL);
         return 0;
     }
     struct epoll_event event = {0};
-    event.data.fd = fd;
+    event.data.u64 = (uint64_t) (shard - self->shards) << 32 | (uint32_t) fd;
     if (what & CURL_POLL_IN)
         event.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
@@ -70,7 +72,7 @@ s_on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
             orcs_log_warn("model", "epoll_ctl failed fd=%d errno=%d", fd,
                           errno);
     }
-    curl_multi_assign(self->multi, fd, &self->curl_tag);
+    curl_multi_assign(shard->multi, fd, shard);
     return 0;
 }
 
@@ -78,16 +80,17 @@ static int
 s_on_curl_timer(CURLM *multi, long timeout_ms, void *arg)
 {
     (void) multi;
-    orcs__model_t *self = arg;
+    orcs__model_shard_t *shard = arg;
+    orcs__model_t *self = shard->model;
     if (self->closing)
         return 0;
-    if (self->curl_timer)
-        orcs_actor_timer_cancel(self->actor, self->curl_timer);
-    self->curl_timer = 0;
+    if (shard->timer)
+        orcs_actor_timer_cancel(self->actor, shard->timer);
+    shard->timer = 0;
     if (timeout_ms >= 0)
         orcs_actor_timer_start(
             self->actor, timeout_ms > INT32_MAX ? INT32_MAX : (int) timeout_ms,
-            0, &self->curl_tag, &self->curl_timer);
+            0, shard, &shard->timer);
     return 0;
 }
 
@@ -208,7 +211,7 @@ s_transfer_free(orcs__model_t *self, orcs__model_transfer_t **transfer_p)
         call->timer_id = 0;
     }
     if (transfer->easy) {
-        curl_multi_remove_handle(self->multi, transfer->easy);
+        curl_multi_remove_handle(transfer->shard->multi, transfer->easy);
         if (self->idle_count < S_IDLE_EASY && !self->closing) {
             curl_easy_reset(transfer->easy);
             self->idle_easy[self->idle_count++] = transfer->easy;
@@ -293,20 +296,22 @@ s_collect(orcs__model_t *self)
 {
     CURLMsg *info;
     int left = 0;
-    while ((info = curl_multi_info_read(self->multi, &left))) {
-        if (info->msg != CURLMSG_DONE)
-            continue;
-        orcs__model_transfer_t *transfer = NULL;
-        curl_easy_getinfo(info->easy_handle, CURLINFO_PRIVATE, &transfer);
-        CURLcode code = info->data.result;
-        orcs__model_result_t result = {.status = ORCS_OK, .retry_after_ms = -1};
-        s_result(transfer, code, &result);
-        orcs__model_call_t *call = transfer->call;
-        call->http = NULL;
-        s_transfer_free(self, &transfer);
-        orcs__model_call_done(self, call, &result);
-        json_decref(result.answer);
-    }
+    for (unsigned i = 0; i < ORCS__MODEL_SHARDS; i++)
+        while ((info = curl_multi_info_read(self->shards[i].multi, &left))) {
+            if (info->msg != CURLMSG_DONE)
+                continue;
+            orcs__model_transfer_t *transfer = NULL;
+            curl_easy_getinfo(info->easy_handle, CURLINFO_PRIVATE, &transfer);
+            CURLcode code = info->data.result;
+            orcs__model_result_t result = {.status = ORCS_OK,
+                                           .retry_after_ms = -1};
+            s_result(transfer, code, &result);
+            orcs__model_call_t *call = transfer->call;
+            call->http = NULL;
+            s_transfer_free(self, &transfer);
+            orcs__model_call_done(self, call, &result);
+            json_decref(result.answer);
+        }
 }
 
 static orcs_status
@@ -330,8 +335,12 @@ s_on_epoll(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
             if (ready[i].events & (EPOLLERR | EPOLLHUP))
                 flags |= CURL_CSELECT_ERR;
             int running = 0;
-            curl_multi_socket_action(self->multi, ready[i].data.fd, flags,
-                                     &running);
+            uint64_t data = ready[i].data.u64;
+            unsigned shard = (unsigned) (data >> 32);
+            if (shard < ORCS__MODEL_SHARDS)
+                curl_multi_socket_action(self->shards[shard].multi,
+                                         (curl_socket_t) (uint32_t) data, flags,
+                                         &running);
         }
         s_collect(self);
     } while (count == S_EVENTS_MAX);
@@ -347,13 +356,6 @@ orcs__model_http_open(orcs__model_t *self)
     self->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (self->epoll_fd < 0)
         return ORCS_EIO;
-    self->multi = curl_multi_init();
-    if (!self->multi)
-        return ORCS_EIO;
-    curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, s_on_socket);
-    curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
-    curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
-    curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
     // Transfers past the cap wait inside curl instead of running out of
     // file descriptors.
     long cap = self->max_connections;
@@ -367,8 +369,25 @@ orcs__model_http_open(orcs__model_t *self)
             cap = (long) limit.rlim_cur > 2048 ? (long) limit.rlim_cur - 1024
                                                : (long) limit.rlim_cur / 2;
     }
-    curl_multi_setopt(self->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, cap);
-    curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS, cap);
+    long per_shard = cap / (long) ORCS__MODEL_SHARDS;
+    if (per_shard < 4)
+        per_shard = 4;
+    for (unsigned i = 0; i < ORCS__MODEL_SHARDS; i++) {
+        orcs__model_shard_t *shard = &self->shards[i];
+        shard->tag = ORCS__MODEL_TAG_CURL;
+        shard->model = self;
+        shard->multi = curl_multi_init();
+        if (!shard->multi)
+            return ORCS_EIO;
+        curl_multi_setopt(shard->multi, CURLMOPT_SOCKETFUNCTION, s_on_socket);
+        curl_multi_setopt(shard->multi, CURLMOPT_SOCKETDATA, shard);
+        curl_multi_setopt(shard->multi, CURLMOPT_TIMERFUNCTION,
+                          s_on_curl_timer);
+        curl_multi_setopt(shard->multi, CURLMOPT_TIMERDATA, shard);
+        curl_multi_setopt(shard->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                          per_shard);
+        curl_multi_setopt(shard->multi, CURLMOPT_MAXCONNECTS, per_shard);
+    }
     self->idle_easy = orcs_calloc(S_IDLE_EASY, sizeof *self->idle_easy);
     if (orcs_actor_watch(self->actor, self->epoll_fd, ZMQ_POLLIN, s_on_epoll,
                          NULL)
@@ -389,15 +408,19 @@ orcs__model_http_close(orcs__model_t *self)
     self->idle_count = 0;
     free(self->idle_easy);
     self->idle_easy = NULL;
-    if (self->multi)
-        curl_multi_cleanup(self->multi);
-    self->multi = NULL;
+    for (unsigned i = 0; i < ORCS__MODEL_SHARDS; i++) {
+        if (self->shards[i].multi)
+            curl_multi_cleanup(self->shards[i].multi);
+        self->shards[i].multi = NULL;
+    }
     if (self->epoll_fd >= 0)
         close(self->epoll_fd);
     self->epoll_fd = -1;
-    if (self->curl_timer)
-        orcs_actor_timer_cancel(self->actor, self->curl_timer);
-    self->curl_timer = 0;
+    for (unsigned i = 0; i < ORCS__MODEL_SHARDS; i++) {
+        if (self->shards[i].timer)
+            orcs_actor_timer_cancel(self->actor, self->shards[i].timer);
+        self->shards[i].timer = 0;
+    }
 }
 
 static void
@@ -441,7 +464,9 @@ orcs__model_http_start(orcs__model_t *self, orcs__model_call_t *call)
         return ORCS_EIO;
     }
     s_set_options(transfer, provider, call);
-    if (curl_multi_add_handle(self->multi, transfer->easy) != CURLM_OK) {
+    transfer->shard = &self->shards[self->next_shard++ % ORCS__MODEL_SHARDS];
+    if (curl_multi_add_handle(transfer->shard->multi, transfer->easy)
+        != CURLM_OK) {
         curl_easy_cleanup(transfer->easy);
         free(transfer);
         return ORCS_EIO;
@@ -466,11 +491,12 @@ orcs__model_http_cancel(orcs__model_t *self, orcs__model_call_t *call)
 }
 
 orcs_status
-orcs__model_http_on_timer(orcs__model_t *self)
+orcs__model_http_on_timer(orcs__model_t *self, void *arg)
 {
-    self->curl_timer = 0; // it fired
+    orcs__model_shard_t *shard = arg;
+    shard->timer = 0; // it fired
     int running = 0;
-    curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    curl_multi_socket_action(shard->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     s_collect(self);
     return ORCS_OK;
 }

@@ -52,6 +52,19 @@ typedef struct orcs__model_t orcs__model_t;
 typedef struct orcs__model_call_t orcs__model_call_t;
 typedef struct orcs__model_transfer_t orcs__model_transfer_t;
 
+// Transfers are spread over this many curl multi handles: libcurl scans
+// a host's connections for every new request, which costs O(n) with
+// thousands of connections to one server; each shard keeps its own cache.
+#define ORCS__MODEL_SHARDS 32u
+
+// One curl multi handle and its timer.
+typedef struct {
+    orcs__model_tag tag;  // ORCS__MODEL_TAG_CURL: first, timers get it
+    orcs__model_t *model; // owner
+    CURLM *multi;         // its transfers
+    uint64_t timer;       // curl's timeout timer, 0 = none
+} orcs__model_shard_t;
+
 // One configured provider. Lives as long as the actor's incarnation.
 typedef struct {
     orcs__model_tag tag;        // ORCS__MODEL_TAG_PROVIDER
@@ -181,10 +194,9 @@ struct orcs__model_t {
     int64_t session_idle_us;   // sessions idle longer are dropped
     int64_t run_idle_us;       // runs idle longer are dropped
     orcs__model_tag sweep_tag; // ORCS__MODEL_TAG_SWEEP
-    orcs__model_tag curl_tag;  // ORCS__MODEL_TAG_CURL
-    CURLM *multi;              // transfers; NULL until the first
+    orcs__model_shard_t shards[ORCS__MODEL_SHARDS]; // curl multi handles
+    unsigned next_shard;                            // round robin over shards
     int epoll_fd;              // curl's sockets, watched by the actor
-    uint64_t curl_timer;       // curl's timeout timer, 0 = none
     bool closing;              // in terminate: curl callbacks do nothing
     long max_connections;      // CURLMOPT_MAX_TOTAL_CONNECTIONS
     CURL **idle_easy;          // handles kept for reuse
@@ -251,7 +263,7 @@ orcs_status orcs__model_http_on_idle(orcs__model_t *self,
 
 // curl's timer fired: lets curl act and collects finished transfers.
 // Returns ORCS_OK.
-orcs_status orcs__model_http_on_timer(orcs__model_t *self);
+orcs_status orcs__model_http_on_timer(orcs__model_t *self, void *shard);
 
 // ---- model_call.c
 
