@@ -47,6 +47,9 @@ struct s_def_t {
     s_def_t **subs;                    // sub-agents
     size_t sub_count;                  // entries of subs
     char wire[ORCS_TOOL_NAME_MAX + 1]; // name offered as a tool
+    uint64_t generation; // tool set the caches below were built from
+    json_t *tools;       // cached run->tools (read-only, shared by runs)
+    json_t *openai;      // cached run->openai (read-only, shared by runs)
 };
 
 typedef struct s_run_t s_run_t;
@@ -140,6 +143,8 @@ s_def_destroy(s_def_t **def_p)
     for (size_t i = 0; i < def->sub_count; i++)
         s_def_destroy(&def->subs[i]);
     free(def->subs);
+    json_decref(def->tools);
+    json_decref(def->openai);
     json_decref(def->doc);
     free(def);
     *def_p = NULL;
@@ -300,10 +305,19 @@ s_finish_run(s_agent_t *self, s_run_t *run, json_t *output)
 static bool
 s_run_tools(s_agent_t *self, s_run_t *run, char *err, size_t err_size)
 {
-    run->tools = json_object();
-    run->openai = json_array();
     orcs_tools_t *registry = orcs_node_tools(self->node);
     orcs_toolset_t *set = orcs_tools_acquire(registry);
+    // Runs of one agent offer the same tools until the set is reloaded:
+    // share one copy (it is never changed) instead of one per run.
+    uint64_t generation = orcs_toolset_generation(set);
+    if (run->def->tools && run->def->generation == generation) {
+        orcs_toolset_release(&set);
+        run->tools = json_incref(run->def->tools);
+        run->openai = json_incref(run->def->openai);
+        return true;
+    }
+    run->tools = json_object();
+    run->openai = json_array();
     json_t *names = json_object_get(run->def->doc, "tools");
     bool ok = true;
     for (size_t i = 0; ok && i < json_array_size(names); i++) {
@@ -347,6 +361,13 @@ s_run_tools(s_agent_t *self, s_run_t *run, char *err, size_t err_size)
                       "object", "properties", "input", "type", "string",
                       "description", "what to ask the agent", "required",
                       "input", "additionalProperties", 0));
+    }
+    if (ok) {
+        json_decref(run->def->tools);
+        json_decref(run->def->openai);
+        run->def->tools = json_incref(run->tools);
+        run->def->openai = json_incref(run->openai);
+        run->def->generation = generation;
     }
     return ok;
 }

@@ -22,7 +22,7 @@
 
 #define S_EVENTS_MAX  64   // epoll events handled per wait
 #define S_IDLE_EASY   64   // easy handles kept for reuse
-#define S_BUFFER_SIZE 4096 // curl's receive buffer per transfer
+#define S_BUFFER_SIZE 1024 // curl's receive buffer per transfer (its minimum)
 #define S_CONNECTIONS 4096 // connection cap when the fd limit is high
 
 struct orcs__model_transfer_t {
