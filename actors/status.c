@@ -130,34 +130,26 @@ s_answer(s_status_t *self,
          orcs_msg_t *request)
 {
     orcs_node_t *node = orcs_actor_node(actor);
-    orcs_msg_t *reply = orcs_msg_new(orcs_msg_type(request));
-    reply->env.kind = ORCS_MSG_REPLY;
-    reply->env.correlation_id = request->env.correlation_id;
     json_t *body = NULL;
+    orcs_status status = ORCS_OK;
     if (strcmp(orcs_msg_type(request), "status") == 0) {
         body = orcs_node_status(node);
         json_object_set(body, "recent_restarts", self->recent);
     } else if (strcmp(orcs_msg_type(request), "reload") == 0) {
         body = orcs_node_reload(node);
     } else if (strcmp(orcs_msg_type(request), "ask") == 0) {
-        orcs_status status = ORCS_OK;
-        if (s_forward(self, actor, identity, request, &body, &status)) {
-            orcs_msg_destroy(&reply);
-            return;
-        }
-        orcs_msg_set_status(reply, status);
+        if (s_forward(self, actor, identity, request, &body, &status))
+            return; // the actor's reply goes back in s_forward_done
     } else if (strcmp(orcs_msg_type(request), "stop") == 0) {
         body = json_pack("{s:b}", "stopping", 1);
         orcs_node_request_stop(node);
     } else {
-        orcs_msg_set_status(reply, ORCS_ENOTFOUND);
+        status = ORCS_ENOTFOUND;
         body = json_pack("{s:s}", "error", "unknown control request");
     }
-    orcs_msg_set_body(reply, &body);
-    void *raw = zsock_resolve(self->router);
-    if (zframe_send(&identity, self->router, ZFRAME_MORE | ZFRAME_REUSE) == 0)
-        orcs__msg_send(reply, raw, ZMQ_DONTWAIT);
-    orcs_msg_destroy(&reply);
+    zframe_t *to = zframe_dup(identity);
+    s_send_control(self, &to, request->env.correlation_id,
+                   orcs_msg_type(request), status, &body);
 }
 
 static orcs_status

@@ -96,17 +96,8 @@ s_node(int argc, char **argv)
                 s_node_usage);
         return EXIT_USAGE;
     }
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    int level = -1;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(log, levels[i]) == 0)
-            level = i;
-    if (level < 0) {
-        fprintf(stderr, "orcs node: --log must be error, warn, info or "
-                        "debug\n");
+    if (orcs__cli_set_log("node", log) != 0)
         return EXIT_USAGE;
-    }
-    orcs_log_level_set((orcs_log_level) level);
     char err[1024] = "";
     orcs_config_t *config = NULL;
     orcs_status rc =

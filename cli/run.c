@@ -265,16 +265,8 @@ orcs__cli_run_main(int argc, char **argv)
                 s_usage);
         return ORCS__CLI_EXIT_USAGE;
     }
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    int level = -1;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(log, levels[i]) == 0)
-            level = i;
-    if (level < 0) {
-        fprintf(stderr, "orcs run: --log must be error, warn, info or debug\n");
+    if (orcs__cli_set_log("run", log) != 0)
         return ORCS__CLI_EXIT_USAGE;
-    }
-    orcs_log_level_set((orcs_log_level) level);
     const char *prompt = argv[optind];
     char err[1024] = "";
     json_t *agent = NULL;

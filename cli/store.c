@@ -112,6 +112,20 @@ orcs__cli_print_json(const json_t *doc)
     free(text);
 }
 
+int
+orcs__cli_set_log(const char *command, const char *name)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, levels[i]) == 0) {
+            orcs_log_level_set((orcs_log_level) i);
+            return 0;
+        }
+    fprintf(stderr, "orcs %s: --log must be error, warn, info or debug\n",
+            command);
+    return ORCS__CLI_EXIT_USAGE;
+}
+
 const char *
 orcs__cli_time(int64_t us, char *buf, size_t size)
 {

@@ -51,6 +51,9 @@ extern const char orcs__cli_lineage_usage[];
 
 // Prints doc as indented JSON text on stdout.
 void orcs__cli_print_json(const json_t *doc);
+// Sets the log level from its name (--log of `orcs COMMAND`). Returns 0,
+// or prints why and returns the usage exit code.
+int orcs__cli_set_log(const char *command, const char *name);
 // Formats a wall-clock time (us) as ISO 8601 UTC into buf; "-" for 0.
 const char *orcs__cli_time(int64_t us, char *buf, size_t size);
 // Reports a library failure on stderr; returns the exit code.
