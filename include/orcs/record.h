@@ -42,7 +42,10 @@ typedef enum {
     ORCS_RECORD_WAITING = 3,   // blocked on an input, a dependency or a human
     ORCS_RECORD_SUCCEEDED = 4, // finished with a result
     ORCS_RECORD_FAILED = 5,    // finished with an error
-    ORCS_RECORD_CANCELED = 6   // stopped on request
+    ORCS_RECORD_CANCELED = 6,  // stopped on request
+    ORCS_RECORD_SKIPPED = 7,   // a task its graph did not need to run
+    ORCS_RECORD_INDETERMINATE = 8, // in flight at a crash, not idempotent
+    ORCS_RECORD_PAUSED = 9     // a run paused on request
 } orcs_record_status;
 
 // The outcome field of audit entries. Values are never renumbered.
