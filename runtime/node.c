@@ -77,6 +77,7 @@ extern const orcs_actor_def_t orcs__memory_def;
 extern const orcs_actor_def_t orcs__agent_def;
 extern const orcs_actor_def_t orcs__model_def;
 extern const orcs_actor_def_t orcs__toolexec_def;
+extern const orcs_actor_def_t orcs__orchestrator_def;
 
 static void
 s_kind_add(orcs_node_t *self, const orcs_actor_def_t *def)
@@ -109,6 +110,7 @@ orcs_node_new(void)
     s_kind_add(self, &orcs__agent_def);
     s_kind_add(self, &orcs__model_def);
     s_kind_add(self, &orcs__toolexec_def);
+    s_kind_add(self, &orcs__orchestrator_def);
     orcs_config_t *config = orcs_config_new_default();
     orcs_node_configure(self, orcs_config_doc(config), NULL);
     orcs_config_destroy(&config);
@@ -600,14 +602,16 @@ orcs_node_start(orcs_node_t *self)
     self->inbox = orcs__client_new_named(self, ORCS__NODE_INBOX);
     self->started = true;
     // The system actors: the control endpoint, links to child processes,
-    // the LLM gateway and the tool runner (docs/agents.md).
+    // the LLM gateway, the tool runner (docs/agents.md) and the workflow
+    // engine (docs/workflows.md).
     json_t *system = json_pack(
         "{s:s, s:i, s:i, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s, s:i}, "
-        "{s:s, s:s, s:i}]}",
+        "{s:s, s:s, s:i}, {s:s, s:s, s:i}]}",
         "strategy", "one_for_one", "intensity", 10, "period_s", 10, "children",
         "name", "status", "actor", "status", "name", "link", "actor", "link",
         "name", "model", "actor", "model", "mailbox", 100000, "name",
-        "toolexec", "actor", "toolexec", "mailbox", 100000);
+        "toolexec", "actor", "toolexec", "mailbox", 100000, "name",
+        "orchestrator", "actor", "orchestrator", "mailbox", 100000);
     rc = s_start_top(self, "system", system, &self->system_mailbox,
                      &self->system);
     json_decref(system);

@@ -749,9 +749,10 @@ orcs__call_begin(orcs__call_t *call)
         orcs__call_fail(call, "validation", err);
         return;
     }
-    if (tool->needs_approval) {
-        // The workflow engine will hold such calls until a human approves;
-        // toolexec alone cannot, so it refuses them.
+    if (tool->needs_approval && !call->approved) {
+        // The workflow engine holds such calls until a human approves and
+        // then sends them with "approved": true; toolexec alone cannot
+        // ask a human, so it refuses them.
         snprintf(err, sizeof err,
                  "%s needs a human's approval for each "
                  "call",

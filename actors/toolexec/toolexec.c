@@ -3,7 +3,7 @@
     SPDX-License-Identifier: MPL-2.0
 
     Asks (MessagePack map bodies):
-      tool.call       {run, step, call_id, tool, args, caller}
+      tool.call       {run, step, call_id, tool, args, caller, approved}
                       -> {ok: true, result, cached, attempts, ms} or
                          {ok: false, error, reason, attempts, ms}
       tools.reload    -> {generation, tools, errors}
@@ -226,6 +226,9 @@ s_tool_call(orcs__toolexec_t *self, orcs_msg_t **msg_p)
         json_is_string(caller) ? json_string_value(caller)
                                : orcs_msg_from(msg));
     json_decref(empty);
+    // Only the workflow engine sets this, after a human approved the call
+    // (a model never writes tool.call bodies: agents build them).
+    call->approved = json_is_true(json_object_get(body, "approved"));
     orcs__call_begin(call);
     return ORCS_OK;
 }

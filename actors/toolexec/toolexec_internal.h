@@ -133,6 +133,7 @@ struct orcs__call_t {
     uint64_t timer_id;       // attempt timeout or retry backoff, or 0
     bool in_backoff;         // the timer is a retry's
     bool timed_out;          // the attempt's timer fired
+    bool approved;           // a human approved it (the orchestrator says)
     orcs__exec_t *exec;      // running child, or NULL
     orcs__http_req_t *http;  // running request, or NULL
     bool has_slot;           // in the running list

@@ -1,0 +1,677 @@
+/*  test_orchestrator.c — the workflow engine in a real node: every node
+    kind, routes, retries, timeouts, approvals (also across a restart),
+    pause/resume/cancel, and what the store holds.
+    SPDX-License-Identifier: MPL-2.0 */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "orcs/store.h"
+#include "orcs/tools.h"
+
+// ---------------------------------------------------------------------------
+// Tools that count their invocations per idempotency key
+
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *s_calls; // key -> count
+
+static int
+s_calls_of(const char *key)
+{
+    pthread_mutex_lock(&s_lock);
+    int n = (int) json_integer_value(json_object_get(s_calls, key));
+    pthread_mutex_unlock(&s_lock);
+    return n;
+}
+
+static int
+s_count(const orcs_tool_ctx_t *ctx)
+{
+    pthread_mutex_lock(&s_lock);
+    int n =
+        (int) json_integer_value(json_object_get(s_calls, ctx->idempotency_key))
+        + 1;
+    json_object_set_new(s_calls, ctx->idempotency_key, json_integer(n));
+    pthread_mutex_unlock(&s_lock);
+    return n;
+}
+
+static orcs_status
+s_echo(const orcs_tool_ctx_t *ctx,
+       json_t **result_p,
+       char *err,
+       size_t err_size)
+{
+    (void) err, (void) err_size;
+    s_count(ctx);
+    *result_p = json_deep_copy(ctx->args);
+    return ORCS_OK;
+}
+
+// Fails the first args.fail calls of a key.
+static orcs_status
+s_flaky(const orcs_tool_ctx_t *ctx,
+        json_t **result_p,
+        char *err,
+        size_t err_size)
+{
+    int n = s_count(ctx);
+    if (n <= json_integer_value(json_object_get(ctx->args, "fail"))) {
+        snprintf(err, err_size, "flaky failure %d", n);
+        return ORCS_EREMOTE;
+    }
+    *result_p = json_pack("{s:i}", "calls", n);
+    return ORCS_OK;
+}
+
+static void
+s_register(orcs_node_t *node, const char *manifest, orcs_tool_fn *fn)
+{
+    json_t *doc = json_loads(manifest, 0, NULL);
+    assert_non_null(doc);
+    char err[256];
+    orcs_status rc = orcs_tools_register(orcs_node_tools(node), doc, fn, NULL,
+                                         err, sizeof err);
+    if (rc != ORCS_OK)
+        fprintf(stderr, "register: %s\n", err);
+    assert_int_equal(rc, ORCS_OK);
+    json_decref(doc);
+}
+
+// ---------------------------------------------------------------------------
+// Set-up
+
+typedef struct {
+    fixture_t f;
+    char work[40]; // workflow files and tool manifests
+    char tools[96];
+} s_env_t;
+
+static s_env_t s_env;
+
+static orcs_status
+s_node_start(void)
+{
+    fixture_t *f = &s_env.f;
+    orcs_runtime_init();
+    orcs_log_level_set(ORCS_LOG_ERROR);
+    json_t *config =
+        json_pack("{s:s, s:s, s:[s], s:{s:[]}}", "node", "test", "data",
+                  f->data, "tools", s_env.tools, "supervisor", "children");
+    f->node = orcs_node_new();
+    orcs_status rc = orcs_node_configure(f->node, config, NULL);
+    json_decref(config);
+    if (rc == ORCS_OK)
+        rc = orcs_node_start(f->node);
+    if (rc != ORCS_OK)
+        return rc;
+    f->client = orcs_client_new(f->node);
+    s_register(f->node, "{\"tool\": \"t.echo\", \"description\": \"echo\"}",
+               s_echo);
+    s_register(f->node,
+               "{\"tool\": \"t.idem\", \"description\": \"echo\", "
+               "\"idempotent\": true}",
+               s_echo);
+    s_register(f->node, "{\"tool\": \"t.flaky\", \"description\": \"fails\"}",
+               s_flaky);
+    s_register(f->node,
+               "{\"tool\": \"t.guarded\", \"description\": \"needs a human\", "
+               "\"needs_approval\": true}",
+               s_echo);
+    return ORCS_OK;
+}
+
+static void
+s_node_stop(void)
+{
+    orcs_client_destroy(&s_env.f.client);
+    orcs_node_destroy(&s_env.f.node);
+}
+
+static void
+s_write(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", s_env.work, name);
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(text, file);
+    fclose(file);
+}
+
+static int
+s_setup(void **state)
+{
+    (void) state;
+    memset(&s_env, 0, sizeof s_env);
+    s_calls = json_object();
+    snprintf(s_env.work, sizeof s_env.work, "/tmp/orcs-orch-XXXXXX");
+    assert_non_null(mkdtemp(s_env.work));
+    snprintf(s_env.tools, sizeof s_env.tools, "%s/tools", s_env.work);
+    assert_int_equal(mkdir(s_env.tools, 0700), 0);
+    snprintf(s_env.f.data, sizeof s_env.f.data, "%s/data", s_env.work);
+    // a slow exec tool for timeouts and cancels
+    char path[256];
+    snprintf(path, sizeof path, "%s/sleep.tool.yaml", s_env.tools);
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fputs("tool: t.sleep\ndescription: sleeps\nkind: exec\n"
+          "timeout_ms: 60000\nexec:\n  command: [sh, -c, 'sleep 30']\n",
+          file);
+    fclose(file);
+    assert_int_equal(s_node_start(), ORCS_OK);
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    (void) state;
+    s_node_stop();
+    nftw(s_env.work, fixture_rm, 16, FTW_DEPTH | FTW_PHYS);
+    json_decref(s_calls);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+// Starts the workflow file `name` as run `id`; returns the reply status.
+static orcs_status
+s_start(const char *name, const char *id, json_t *inputs)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", s_env.work, name);
+    orcs_status rc;
+    json_t *reply =
+        fixture_ask(&s_env.f, "orchestrator", "run.start",
+                    json_pack("{s:s, s:s, s:o}", "workflow", path, "run", id,
+                              "inputs", inputs ? inputs : json_object()),
+                    &rc);
+    if (rc != ORCS_OK)
+        fprintf(stderr, "run.start: %s\n",
+                json_string_value(json_object_get(reply, "error")));
+    json_decref(reply);
+    return rc;
+}
+
+// Waits until run id finishes or waits for a human; returns the view.
+static json_t *
+s_wait(const char *id)
+{
+    orcs_status rc;
+    json_t *view = fixture_ask(&s_env.f, "orchestrator", "run.wait",
+                               json_pack("{s:s}", "run", id), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_non_null(view);
+    return view;
+}
+
+static const char *
+s_status(const json_t *view)
+{
+    return json_string_value(json_object_get(view, "status"));
+}
+
+static const char *
+s_node_status(const json_t *view, const char *node)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(view, "nodes"), node), "status"));
+}
+
+static json_int_t
+s_attempts(const json_t *view, const char *node)
+{
+    return json_integer_value(json_object_get(
+        json_object_get(json_object_get(view, "nodes"), node), "attempts"));
+}
+
+// The id of the first pending approval of a view (static buffer).
+static const char *
+s_pending(const json_t *view, const char *node)
+{
+    static char id[64];
+    size_t i;
+    json_t *approval;
+    json_array_foreach(json_object_get(view, "approvals"), i, approval)
+    {
+        const char *state =
+            json_string_value(json_object_get(approval, "state"));
+        const char *of = json_string_value(json_object_get(approval, "node"));
+        if (strcmp(state, "pending") == 0 && (!node || strcmp(of, node) == 0)) {
+            snprintf(id, sizeof id, "%s",
+                     json_string_value(json_object_get(approval, "id")));
+            return id;
+        }
+    }
+    return NULL;
+}
+
+static orcs_status
+s_decide(const char *run, const char *approval, bool approve)
+{
+    orcs_status rc;
+    json_t *reply =
+        fixture_ask(&s_env.f, "orchestrator", "run.approve",
+                    json_pack("{s:s, s:s, s:b, s:s}", "run", run, "approval",
+                              approval, "approve", approve, "reason", "test"),
+                    &rc);
+    json_decref(reply);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+static void
+test_graph_and_end(void **state)
+{
+    (void) state;
+    s_write("graph.yaml",
+            "workflow: graph\n"
+            "inputs:\n  name: {type: string}\n"
+            "nodes:\n"
+            "  a: {kind: tool, tool: t.echo, args: {v: '${{ inputs.name }}'}}\n"
+            "  b: {kind: tool, tool: t.echo, needs: [a],\n"
+            "      args: {v: '${{ nodes.a.output.v }}-b'}}\n"
+            "  c: {kind: tool, tool: t.echo, needs: [a], args: {n: 2}}\n"
+            "  j: {kind: join, needs: [b, c]}\n"
+            "  end: {kind: end, needs: [j],\n"
+            "        output: {b: '${{ nodes.b.output.v }}', "
+            "c: '${{ nodes.j.output.c.n }}'}}\n");
+    assert_int_equal(
+        s_start("graph.yaml", "g-1", json_pack("{s:s}", "name", "orcs")),
+        ORCS_OK);
+    json_t *view = s_wait("g-1");
+    assert_string_equal(s_status(view), "completed");
+    json_t *output = json_object_get(view, "output");
+    assert_string_equal(json_string_value(json_object_get(output, "b")),
+                        "orcs-b");
+    assert_int_equal(json_integer_value(json_object_get(output, "c")), 2);
+    assert_string_equal(s_node_status(view, "j"), "completed");
+    assert_int_equal(s_calls_of("g-1/0/a"), 1);
+    json_decref(view);
+    // the same id again is refused
+    assert_int_equal(
+        s_start("graph.yaml", "g-1", json_pack("{s:s}", "name", "x")),
+        ORCS_EEXIST);
+    // a missing input is refused before anything runs
+    assert_int_equal(s_start("graph.yaml", "g-2", NULL), ORCS_EINVAL);
+}
+
+static void
+test_branch_map_loop(void **state)
+{
+    (void) state;
+    s_write("flow.yaml",
+            "workflow: flow\n"
+            "inputs:\n  n: {type: integer}\n"
+            "nodes:\n"
+            "  pick:\n    kind: branch\n"
+            "    cases: [{when: '${{ inputs.n > 2 }}', to: big}]\n"
+            "    default: small\n"
+            "  big: {kind: tool, tool: t.echo, args: {size: big}}\n"
+            "  small: {kind: tool, tool: t.echo, args: {size: small}}\n"
+            "  each:\n    kind: map\n    needs: [big]\n"
+            "    over: [1, 2, 3, 4, 5]\n    concurrency: 2\n"
+            "    do: {kind: tool, tool: t.echo, args: {x: '${{ item }}', "
+            "i: '${{ index }}'}}\n"
+            "  again:\n    kind: loop\n    needs: [each]\n"
+            "    max_iterations: 10\n"
+            "    until: '${{ loop.index >= 2 }}'\n"
+            "    do: {kind: tool, tool: t.echo, args: {round: 1}}\n");
+    assert_int_equal(s_start("flow.yaml", "b-1", json_pack("{s:i}", "n", 5)),
+                     ORCS_OK);
+    json_t *view = s_wait("b-1");
+    assert_string_equal(s_status(view), "completed");
+    assert_string_equal(s_node_status(view, "big"), "completed");
+    assert_string_equal(s_node_status(view, "small"), "skipped");
+    assert_string_equal(s_node_status(view, "each"), "completed");
+    json_t *output = json_object_get(view, "output");
+    // the sinks: the loop (its last round) and the skipped small is absent
+    assert_non_null(json_object_get(output, "again"));
+    assert_null(json_object_get(output, "small"));
+    // every item ran once, in order in the output
+    for (int i = 0; i < 5; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "b-1/0/each[%d]", i);
+        assert_int_equal(s_calls_of(key), 1);
+    }
+    // three rounds (index 0, 1, 2)
+    assert_int_equal(s_calls_of("b-1/0/again#2"), 1);
+    assert_int_equal(s_calls_of("b-1/0/again#3"), 0);
+    json_decref(view);
+    // the other way
+    assert_int_equal(s_start("flow.yaml", "b-2", json_pack("{s:i}", "n", 1)),
+                     ORCS_OK);
+    view = s_wait("b-2");
+    assert_string_equal(s_status(view), "completed");
+    assert_string_equal(s_node_status(view, "big"), "skipped");
+    assert_string_equal(s_node_status(view, "small"), "completed");
+    assert_string_equal(s_node_status(view, "each"), "skipped");
+    json_decref(view);
+}
+
+static void
+test_map_output(void **state)
+{
+    (void) state;
+    s_write(
+        "map.yaml",
+        "workflow: mapper\n"
+        "nodes:\n"
+        "  m:\n    kind: map\n    over: [a, b, c]\n    concurrency: 1\n"
+        "    do: {kind: tool, tool: t.echo, args: {x: '${{ item }}'}}\n"
+        "  end: {kind: end, needs: [m], output: '${{ nodes.m.output }}'}\n");
+    assert_int_equal(s_start("map.yaml", "m-1", NULL), ORCS_OK);
+    json_t *view = s_wait("m-1");
+    assert_string_equal(s_status(view), "completed");
+    json_t *output = json_object_get(view, "output");
+    assert_int_equal(json_array_size(output), 3);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(output, 2), "x")),
+        "c");
+    json_decref(view);
+}
+
+static void
+test_retries_and_error_route(void **state)
+{
+    (void) state;
+    s_write("retry.yaml",
+            "workflow: retry\n"
+            "nodes:\n"
+            "  ok: {kind: tool, tool: t.flaky, args: {fail: 2}, retries: 2,\n"
+            "       backoff_ms: 10}\n"
+            "  bad: {kind: tool, tool: t.flaky, args: {fail: 9}, retries: 1,\n"
+            "        backoff_ms: 10, needs: [ok], on_error: handle}\n"
+            "  after: {kind: tool, tool: t.echo, needs: [bad], args: {}}\n"
+            "  handle: {kind: tool, tool: t.echo,\n"
+            "           args: {why: '${{ error.message }}', "
+            "who: '${{ error.node }}'}}\n");
+    assert_int_equal(s_start("retry.yaml", "r-1", NULL), ORCS_OK);
+    json_t *view = s_wait("r-1");
+    assert_string_equal(s_status(view), "completed");
+    assert_string_equal(s_node_status(view, "ok"), "completed");
+    assert_int_equal(s_attempts(view, "ok"), 3);
+    assert_int_equal(s_calls_of("r-1/0/ok"), 3);
+    assert_string_equal(s_node_status(view, "bad"), "failed");
+    assert_int_equal(s_calls_of("r-1/0/bad"), 2);
+    assert_string_equal(s_node_status(view, "after"), "skipped");
+    assert_string_equal(s_node_status(view, "handle"), "completed");
+    json_t *handled =
+        json_object_get(json_object_get(view, "output"), "handle");
+    assert_string_equal(json_string_value(json_object_get(handled, "who")),
+                        "bad");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(handled, "why")), "flaky"));
+    json_decref(view);
+    // without a route the run fails and says which node
+    s_write("fail.yaml", "workflow: fail\nnodes:\n"
+                         "  x: {kind: tool, tool: t.flaky, args: {fail: 9}}\n"
+                         "  y: {kind: tool, tool: t.echo, needs: [x]}\n");
+    assert_int_equal(s_start("fail.yaml", "r-2", NULL), ORCS_OK);
+    view = s_wait("r-2");
+    assert_string_equal(s_status(view), "failed");
+    assert_non_null(strstr(json_string_value(json_object_get(view, "error")),
+                           "node x failed"));
+    assert_int_equal(s_calls_of("r-2/0/y"), 0);
+    json_decref(view);
+}
+
+static void
+test_timeout_and_cancel(void **state)
+{
+    (void) state;
+    s_write("slow.yaml", "workflow: slow\nnodes:\n"
+                         "  s: {kind: tool, tool: t.sleep, timeout_ms: 300}\n");
+    assert_int_equal(s_start("slow.yaml", "t-1", NULL), ORCS_OK);
+    json_t *view = s_wait("t-1");
+    assert_string_equal(s_status(view), "failed");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(view, "error")), "timed out"));
+    json_decref(view);
+    // cancel while it runs
+    s_write("long.yaml", "workflow: long\nnodes:\n"
+                         "  s: {kind: tool, tool: t.sleep}\n"
+                         "  t: {kind: tool, tool: t.echo, needs: [s]}\n");
+    assert_int_equal(s_start("long.yaml", "c-1", NULL), ORCS_OK);
+    orcs_status rc;
+    json_t *reply = fixture_ask(&s_env.f, "orchestrator", "run.cancel",
+                                json_pack("{s:s}", "run", "c-1"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(s_status(reply), "cancelled");
+    json_decref(reply);
+    view = s_wait("c-1");
+    assert_string_equal(s_status(view), "cancelled");
+    assert_string_equal(s_node_status(view, "s"), "cancelled");
+    assert_int_equal(s_calls_of("c-1/0/t"), 0);
+    json_decref(view);
+}
+
+static void
+test_pause_resume(void **state)
+{
+    (void) state;
+    s_write("pause.yaml", "workflow: pause\nnodes:\n"
+                          "  gate: {kind: approval, prompt: go?}\n"
+                          "  a: {kind: tool, tool: t.echo, needs: [gate]}\n");
+    assert_int_equal(s_start("pause.yaml", "p-1", NULL), ORCS_OK);
+    json_t *view = s_wait("p-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    char approval[64];
+    snprintf(approval, sizeof approval, "%s", s_pending(view, "gate"));
+    json_decref(view);
+    orcs_status rc;
+    json_t *reply = fixture_ask(&s_env.f, "orchestrator", "run.pause",
+                                json_pack("{s:s}", "run", "p-1"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(s_status(reply), "paused");
+    json_decref(reply);
+    // approved while paused: nothing new starts
+    assert_int_equal(s_decide("p-1", approval, true), ORCS_OK);
+    view = s_wait("p-1");
+    assert_string_equal(s_status(view), "paused");
+    assert_int_equal(s_calls_of("p-1/0/a"), 0);
+    json_decref(view);
+    reply = fixture_ask(&s_env.f, "orchestrator", "run.resume",
+                        json_pack("{s:s}", "run", "p-1"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    json_decref(reply);
+    view = s_wait("p-1");
+    assert_string_equal(s_status(view), "completed");
+    assert_int_equal(s_calls_of("p-1/0/a"), 1);
+    json_decref(view);
+}
+
+static void
+test_approvals(void **state)
+{
+    (void) state;
+    s_write("two.yaml",
+            "workflow: two\nnodes:\n"
+            "  left: {kind: approval, prompt: 'left ${{ inputs.x }}?'}\n"
+            "  right: {kind: approval, prompt: right?, on_error: fix}\n"
+            "  l2: {kind: tool, tool: t.echo, needs: [left]}\n"
+            "  r2: {kind: tool, tool: t.echo, needs: [right]}\n"
+            "  fix: {kind: tool, tool: t.echo, args: {fixed: true}}\n"
+            "inputs:\n  x: {type: string, default: one}\n");
+    assert_int_equal(s_start("two.yaml", "a-1", NULL), ORCS_OK);
+    json_t *view = s_wait("a-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    assert_int_equal(json_array_size(json_object_get(view, "approvals")), 2);
+    char left[64], right[64];
+    snprintf(left, sizeof left, "%s", s_pending(view, "left"));
+    snprintf(right, sizeof right, "%s", s_pending(view, "right"));
+    assert_string_not_equal(left, right);
+    json_decref(view);
+    assert_int_equal(s_decide("a-1", left, true), ORCS_OK);
+    assert_int_equal(s_decide("a-1", left, true), ORCS_EEXIST);
+    assert_int_equal(s_decide("a-1", "a-nope", true), ORCS_ENOTFOUND);
+    view = s_wait("a-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    assert_string_equal(s_node_status(view, "l2"), "completed");
+    json_decref(view);
+    assert_int_equal(s_decide("a-1", right, false), ORCS_OK);
+    view = s_wait("a-1");
+    assert_string_equal(s_status(view), "completed");
+    assert_string_equal(s_node_status(view, "right"), "failed");
+    assert_string_equal(s_node_status(view, "r2"), "skipped");
+    assert_string_equal(s_node_status(view, "fix"), "completed");
+    json_decref(view);
+}
+
+static void
+test_approval_timeout_escalates(void **state)
+{
+    (void) state;
+    s_write("esc.yaml",
+            "workflow: esc\nnodes:\n"
+            "  ask: {kind: approval, prompt: quick?, timeout_s: 1,\n"
+            "        on_timeout: escalate}\n"
+            "  go: {kind: tool, tool: t.echo, needs: [ask]}\n"
+            "  escalate: {kind: tool, tool: t.echo, args: {to: boss}}\n");
+    assert_int_equal(s_start("esc.yaml", "e-1", NULL), ORCS_OK);
+    json_t *view = s_wait("e-1"); // waiting
+    json_decref(view);
+    for (int i = 0; i < 200; i++) { // the timeout is 1 s
+        view = s_wait("e-1");
+        if (strcmp(s_status(view), "completed") == 0)
+            break;
+        json_decref(view);
+        view = NULL;
+        usleep(50000);
+    }
+    assert_non_null(view);
+    assert_string_equal(s_node_status(view, "ask"), "failed");
+    assert_string_equal(s_node_status(view, "go"), "skipped");
+    assert_string_equal(s_node_status(view, "escalate"), "completed");
+    json_t *approval = json_array_get(json_object_get(view, "approvals"), 0);
+    assert_string_equal(json_string_value(json_object_get(approval, "state")),
+                        "timed_out");
+    json_decref(view);
+}
+
+static void
+test_tool_needs_approval(void **state)
+{
+    (void) state;
+    s_write("guard.yaml", "workflow: guard\nnodes:\n"
+                          "  g: {kind: tool, tool: t.guarded, args: {x: 1}}\n");
+    assert_int_equal(s_start("guard.yaml", "n-1", NULL), ORCS_OK);
+    json_t *view = s_wait("n-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    assert_int_equal(s_calls_of("n-1/0/g"), 0);
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_pending(view, "g"));
+    json_decref(view);
+    assert_int_equal(s_decide("n-1", id, true), ORCS_OK);
+    view = s_wait("n-1");
+    assert_string_equal(s_status(view), "completed");
+    assert_int_equal(s_calls_of("n-1/0/g"), 1);
+    json_decref(view);
+}
+
+static void
+test_approval_survives_restart(void **state)
+{
+    (void) state;
+    s_write("restart.yaml",
+            "workflow: restart\nnodes:\n"
+            "  first: {kind: tool, tool: t.echo, args: {n: 1}}\n"
+            "  gate: {kind: approval, needs: [first], prompt: 'go on?'}\n"
+            "  last: {kind: tool, tool: t.echo, needs: [gate],\n"
+            "         args: {n: '${{ nodes.first.output.n }}'}}\n");
+    assert_int_equal(s_start("restart.yaml", "s-1", NULL), ORCS_OK);
+    json_t *view = s_wait("s-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_pending(view, "gate"));
+    json_decref(view);
+    assert_int_equal(s_calls_of("s-1/0/first"), 1);
+    // a new node on the same data directory resumes the run
+    s_node_stop();
+    assert_int_equal(s_node_start(), ORCS_OK);
+    view = s_wait("s-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    assert_string_equal(s_pending(view, "gate"), id);
+    assert_int_equal(json_integer_value(json_object_get(view, "attempt")), 2);
+    json_decref(view);
+    assert_int_equal(s_decide("s-1", id, true), ORCS_OK);
+    view = s_wait("s-1");
+    assert_string_equal(s_status(view), "completed");
+    // first ran once in all; last saw its output
+    assert_int_equal(s_calls_of("s-1/0/first"), 1);
+    assert_int_equal(s_calls_of("s-1/0/last"), 1);
+    json_decref(view);
+    // the checkpoints are in order and the run record is final
+    orcs_store_t *store = orcs_node_store(s_env.f.node);
+    void *value = NULL;
+    size_t size = 0;
+    assert_int_equal(
+        orcs_store_get(store, ORCS_DB_RUNS, "s-1", 3, &value, &size), ORCS_OK);
+    free(value);
+}
+
+static void
+test_bad_requests(void **state)
+{
+    (void) state;
+    orcs_status rc;
+    json_t *reply = fixture_ask(&s_env.f, "orchestrator", "run.start",
+                                json_pack("{s:i}", "workflow", 3), &rc);
+    assert_int_equal(rc, ORCS_EINVAL);
+    json_decref(reply);
+    reply = fixture_ask(
+        &s_env.f, "orchestrator", "run.start",
+        json_pack("{s:s, s:s}", "workflow", "/nonexistent.yaml", "run", "x-1"),
+        &rc);
+    assert_int_not_equal(rc, ORCS_OK);
+    assert_non_null(json_string_value(json_object_get(reply, "error")));
+    json_decref(reply);
+    reply = fixture_ask(
+        &s_env.f, "orchestrator", "run.start",
+        json_pack("{s:s, s:s}", "workflow", "/x.yaml", "run", "bad id!"), &rc);
+    assert_int_equal(rc, ORCS_EINVAL);
+    json_decref(reply);
+    reply = fixture_ask(&s_env.f, "orchestrator", "run.get",
+                        json_pack("{s:s}", "run", "nope"), &rc);
+    assert_int_equal(rc, ORCS_ENOTFOUND);
+    json_decref(reply);
+    reply =
+        fixture_ask(&s_env.f, "orchestrator", "run.fly", json_object(), &rc);
+    assert_int_equal(rc, ORCS_EUNSUPPORTED);
+    json_decref(reply);
+    reply = fixture_ask(&s_env.f, "orchestrator", "orchestrator.stats",
+                        json_object(), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_true(json_integer_value(json_object_get(reply, "bad_requests"))
+                >= 3);
+    json_decref(reply);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_graph_and_end),
+        cmocka_unit_test(test_branch_map_loop),
+        cmocka_unit_test(test_map_output),
+        cmocka_unit_test(test_retries_and_error_route),
+        cmocka_unit_test(test_timeout_and_cancel),
+        cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_approvals),
+        cmocka_unit_test(test_approval_timeout_escalates),
+        cmocka_unit_test(test_tool_needs_approval),
+        cmocka_unit_test(test_approval_survives_restart),
+        cmocka_unit_test(test_bad_requests),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
