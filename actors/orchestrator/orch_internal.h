@@ -119,6 +119,7 @@ struct o_run_t {
     zlist_t *committing; // effects of the write in flight
     bool writing;
     bool finished; // final status reached and recorded
+    bool released; // finished and idle: may be freed
     o_run_t *next, *prev;
 };
 
@@ -175,6 +176,7 @@ typedef struct {
     zhashx_t *calls;  // correlation id -> o_call_t
     zhashx_t *timers; // timer id -> o_timer_t
     uint64_t next_write;
+    size_t finished_held;                    // released runs still in memory
     zhashx_t *writes;                        // write id -> run id (char *)
     char agents[ORCS_MSG_ADDRESS_MAX + 1];   // agent actor
     char model[ORCS_MSG_ADDRESS_MAX + 1];    // model actor

@@ -374,16 +374,19 @@ void
 o_maybe_release(o_state_t *self, o_run_t *run)
 {
     if (!run->finished || run->writing || zlist_size(run->effects)
-        || zlist_size(run->waiters))
+        || zlist_size(run->waiters) || run->released)
         return;
     // Keep the newest finished runs for run.get; drop the oldest.
-    size_t finished = 0;
+    run->released = true;
+    self->finished_held++;
+    if (self->finished_held <= S_KEEP_FINISHED)
+        return;
     o_run_t *oldest = NULL;
     for (o_run_t *r = self->list; r; r = r->next)
-        if (r->finished && !r->writing && zlist_size(r->waiters) == 0) {
-            finished++;
+        if (r->released)
             oldest = r; // the list is newest first
-        }
-    if (finished > S_KEEP_FINISHED && oldest)
+    if (oldest) {
+        self->finished_held--;
         o_run_free(self, oldest);
+    }
 }
