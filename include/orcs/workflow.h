@@ -104,6 +104,8 @@ struct orcs_wf_node_t {
     orcs_template_t *input;     // agent: `input`; prompt: `prompt`; tool:
                                 // `args`; http: {method, url, headers,
                                 // body}; approval: `prompt`; end: `output`
+                                // (never NULL for these kinds: a missing
+                                // output renders null)
     orcs_template_t *system;    // prompt: `system` (may be NULL)
     orcs_template_t *thread;    // agent: `thread` (conversation id)
     const char *model;          // prompt: provider name (NULL = default)
@@ -111,7 +113,8 @@ struct orcs_wf_node_t {
     orcs_template_t *over;      // map: the list
     int concurrency;            // map: items at once (default 4)
     orcs_wf_node_t *body;       // map, loop: the `do` node (owned)
-    orcs_expr_t *until;         // loop: stop when true (after a round)
+    orcs_expr_t *until;         // loop: stop when true (after a round);
+                                // NULL: run max_iterations rounds
     int max_iterations;         // loop: limit (default 10)
     orcs_wf_case_t *cases;      // branch
     size_t cases_count;
@@ -142,8 +145,10 @@ typedef struct orcs_workflow_t {
 // Loads and validates a workflow file. On any error appends "FILE:LINE:
 // what" strings to *errors_p (a new array the caller owns when not NULL;
 // set even on success, then empty) and returns ORCS_ECONFIG (ORCS_EIO when
-// the file cannot be read, ORCS_EPROTO when it is not YAML) with *wf_p
-// NULL. Caller owns *wf_p; destroy with orcs_workflow_destroy().
+// the file cannot be read, ORCS_EPROTO when it is not YAML, ORCS_ETOOBIG
+// over ORCS_YAML_MAX_SIZE) with *wf_p NULL. Messages are sorted by line;
+// after 100 comes one "too many errors". Caller owns *wf_p; destroy with
+// orcs_workflow_destroy().
 ORCS_EXPORT orcs_status orcs_workflow_load(const char *path,
                                            orcs_workflow_t **wf_p,
                                            json_t **errors_p);
