@@ -20,8 +20,10 @@
                  (y when x is null), int(x), float(x), str(x), bool(x)
     Nothing else: no assignment, no calls into C, no unbounded loops. Limits:
     ORCS_EXPR_MAX_SIZE bytes of source, ORCS_EXPR_MAX_DEPTH of nesting,
-    results up to ORCS_EXPR_MAX_RESULT bytes (joining strings and arrays is
-    checked before it allocates).
+    strings built up to ORCS_EXPR_MAX_RESULT bytes and arrays built up to
+    ORCS_EXPR_MAX_RESULT / 16 items (checked before anything is allocated).
+    Integer arithmetic that would overflow int64 gives a real; division or
+    modulo by zero, and a real result that is not finite, are errors.
 
     Evaluation happens over a context object whose members are the roots
     ("inputs", "nodes", "item", "error", "loop", ...); a path whose root is
@@ -83,10 +85,12 @@ ORCS_EXPORT orcs_status orcs_expr_parse(const char *src,
 ORCS_EXPORT void orcs_expr_destroy(orcs_expr_t **self_p);
 
 // Evaluates the expression over ctx (an object; borrowed). Caller owns
-// *value_p (never NULL on success; a JSON null for null). Returns ORCS_OK;
-// ORCS_EINVAL for a run-time error (unknown root, comparing a number with a
-// string, len of a number, division by zero, ...) with "what" in err;
-// ORCS_ETOOBIG when a result would pass ORCS_EXPR_MAX_RESULT.
+// *value_p (never NULL on success; a JSON null for null); it may share
+// arrays and objects with ctx, so deep-copy it before changing it.
+// Returns ORCS_OK; ORCS_EINVAL for a run-time error (unknown root,
+// comparing a number with a string, len of a number, division by zero,
+// ...) with "what" in err; ORCS_ETOOBIG when a result would pass the
+// limits above.
 ORCS_EXPORT orcs_status orcs_expr_eval(const orcs_expr_t *self,
                                        const json_t *ctx,
                                        json_t **value_p,
@@ -154,7 +158,8 @@ ORCS_EXPORT void orcs_template_destroy(orcs_template_t **self_p);
 // True when the template holds no `${{ }}` (rendering gives a copy).
 ORCS_EXPORT bool orcs_template_is_constant(const orcs_template_t *self);
 
-// Renders the template over ctx into a new value. Caller owns *value_p.
+// Renders the template over ctx into a new value that shares nothing with
+// ctx or the template. Caller owns *value_p.
 // Statuses and err as orcs_expr_eval, err prefixed with the JSON path.
 ORCS_EXPORT orcs_status orcs_template_render(const orcs_template_t *self,
                                              const json_t *ctx,
