@@ -2,6 +2,8 @@
     toolexec actors, real tool processes, replay cassettes and the fake
     OpenAI server over HTTP on loopback.
     SPDX-License-Identifier: MPL-2.0 */
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +17,8 @@
 #include "fixture.h"
 #include "orcs/agent.h"
 #include "orcs/artifact.h"
+#include "orcs/doc.h"
+#include "orcs/store.h"
 #include "orcs/tools.h"
 
 typedef struct {
@@ -716,6 +720,628 @@ test_agent_file_errors(void **state)
     json_decref(doc);
 }
 
+// ---------------------------------------------------------------------------
+// The orchestrator's use: an actor without an agent of its own, keys,
+// threads, clarify, interrupts, cancels.
+
+#define S_GENERIC "{\"name\": \"agents\", \"actor\": \"agent\", \"config\": {}}"
+
+// An ask of its own client on a thread of its own, as the orchestrator
+// asks while other things happen.
+typedef struct {
+    orcs_client_t *client;
+    json_t *body;
+    json_t *reply;
+    orcs_status rc;
+    pthread_t thread;
+} s_asker_t;
+
+static void *
+s_asker_main(void *arg)
+{
+    s_asker_t *a = arg;
+    orcs_msg_t *msg = orcs_msg_new("agent.run");
+    orcs_msg_set_body(msg, &a->body);
+    orcs_msg_t *reply = NULL;
+    a->rc = orcs_client_ask(a->client, "agents", &msg, FIXTURE_WAIT_MS, &reply);
+    orcs_msg_destroy(&msg);
+    if (a->rc == ORCS_OK) {
+        a->rc = orcs_msg_status(reply);
+        orcs_msg_take_body(reply, &a->reply);
+    }
+    orcs_msg_destroy(&reply);
+    return NULL;
+}
+
+static void
+s_asker_start(s_asker_t *a, s_ctx_t *ctx, json_t *body)
+{
+    memset(a, 0, sizeof *a);
+    a->client = orcs_client_new(ctx->f.node);
+    a->body = body;
+    a->rc = ORCS_EINTERNAL;
+    assert_int_equal(pthread_create(&a->thread, NULL, s_asker_main, a), 0);
+}
+
+static void
+s_asker_join(s_asker_t *a)
+{
+    pthread_join(a->thread, NULL);
+}
+
+static void
+s_asker_destroy(s_asker_t *a)
+{
+    json_decref(a->reply);
+    orcs_client_destroy(&a->client);
+}
+
+// The next event whose topic ends with suffix (others are skipped).
+static json_t *
+s_event(s_ctx_t *ctx, const char *suffix)
+{
+    for (int i = 0; i < 400; i++) {
+        orcs_msg_t *msg = NULL;
+        if (orcs_client_recv(ctx->f.client, 50, &msg) != ORCS_OK)
+            continue;
+        const char *topic = orcs_msg_topic(msg);
+        size_t n = strlen(topic), m = strlen(suffix);
+        json_t *body = NULL;
+        if (orcs_msg_kind_of(msg) == ORCS_MSG_EVENT && n >= m
+            && strcmp(topic + n - m, suffix) == 0)
+            orcs_msg_take_body(msg, &body);
+        orcs_msg_destroy(&msg);
+        if (body)
+            return body;
+    }
+    fail_msg("no event *%s", suffix);
+    return NULL;
+}
+
+static json_int_t
+s_stat(s_ctx_t *ctx, const char *field)
+{
+    json_t *stats = fixture_ask(&ctx->f, "agents", "agent.stats", NULL, NULL);
+    json_int_t value = json_integer_value(json_object_get(stats, field));
+    json_decref(stats);
+    return value;
+}
+
+// Starts a node with the generic agent actor whose default provider
+// replays cassette (text).
+static void
+s_start_generic(s_ctx_t *ctx, const char *cassette_text)
+{
+    s_prepare(ctx);
+    s_write(ctx->dir, "cassette.jsonl", "%s", cassette_text);
+    char models[256];
+    snprintf(models, sizeof models,
+             "{\"default\": {\"replay\": \"%s/cassette.jsonl\"}}", ctx->dir);
+    s_boot(ctx, models, "[" S_GENERIC "]");
+}
+
+// Starts fake_openai on cassette_text and a node with the generic actor
+// using it.
+static void
+s_start_generic_http(s_ctx_t *ctx, const char *cassette_text)
+{
+    s_prepare(ctx);
+    s_write(ctx->dir, "cassette.jsonl", "%s", cassette_text);
+    s_server(ctx, "cassette.jsonl");
+    char models[256];
+    snprintf(models, sizeof models,
+             "{\"default\": {\"base_url\": \"http://127.0.0.1:%d/v1\", "
+             "\"model\": \"m\", \"retries\": 0}}",
+             ctx->port);
+    s_boot(ctx, models, "[" S_GENERIC "]");
+}
+
+static json_t *
+s_agent_run(s_ctx_t *ctx, json_t *body, orcs_status *rc_p)
+{
+    return fixture_ask(&ctx->f, "agents", "agent.run", body, rc_p);
+}
+
+// The n-th (0-based) request fake_openai logged: its messages.
+static json_t *
+s_request_messages(s_ctx_t *ctx, int n)
+{
+    char *log = s_read(ctx->dir, "requests.log");
+    assert_non_null(log);
+    char *line = log;
+    for (int i = 0; i < n && line; i++) {
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    assert_non_null(line);
+    json_t *request = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+    free(log);
+    assert_non_null(request);
+    json_t *messages = json_incref(
+        json_object_get(json_object_get(request, "body"), "messages"));
+    json_decref(request);
+    return messages;
+}
+
+static void
+test_agent_generic_two_agents_at_once(void **state)
+{
+    (void) state;
+    s_ctx_t ctx = {0};
+    s_start_generic(
+        &ctx, "{\"match\": {\"contains\": \"You are alpha\"}, \"response\": "
+              "{\"content\": \"alpha answer\", \"delay_ms\": 400}}\n"
+              "{\"match\": {\"contains\": \"You are beta\"}, \"response\": "
+              "{\"content\": \"beta answer\", \"delay_ms\": 400}}\n");
+    s_write(ctx.dir, "alpha.yaml",
+            "agent: alpha\ninstructions: You are alpha\n");
+    s_write(ctx.dir, "beta.yaml", "agent: beta\ninstructions: You are beta\n");
+    char alpha[128], beta[128];
+    snprintf(alpha, sizeof alpha, "%s/alpha.yaml", ctx.dir);
+    snprintf(beta, sizeof beta, "%s/beta.yaml", ctx.dir);
+    assert_int_equal(orcs_client_subscribe(ctx.f.client, "run.wf-1."), ORCS_OK);
+
+    s_asker_t a, b;
+    s_asker_start(&a, &ctx,
+                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "run", "wf-1", "key",
+                            "wf-1/a", "node", "a", "agent", alpha, "input",
+                            "go"));
+    s_asker_start(&b, &ctx,
+                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "run", "wf-1", "key",
+                            "wf-1/b", "node", "b", "agent", beta, "input",
+                            "go"));
+    // Both started before either finished: they ran at once. Every event
+    // names its node.
+    int started = 0, finished = 0, started_before_output = 0;
+    bool nodes_ok = true;
+    while (finished < 2) {
+        orcs_msg_t *msg = NULL;
+        assert_int_equal(orcs_client_recv(ctx.f.client, FIXTURE_WAIT_MS, &msg),
+                         ORCS_OK);
+        const char *topic = orcs_msg_topic(msg);
+        const json_t *body = NULL;
+        orcs_msg_body(msg, &body);
+        bool is_agent = strstr(topic, ".agent.") != NULL;
+        const char *node = json_string_value(json_object_get(body, "node"));
+        if (is_agent && (!node || (strcmp(node, "a") && strcmp(node, "b"))))
+            nodes_ok = false;
+        if (strstr(topic, "agent.started"))
+            started++;
+        if (strstr(topic, "agent.output")) {
+            if (finished == 0)
+                started_before_output = started;
+            finished++;
+        }
+        orcs_msg_destroy(&msg);
+    }
+    assert_true(nodes_ok);
+    assert_int_equal(started_before_output, 2);
+    s_asker_join(&a);
+    s_asker_join(&b);
+    assert_int_equal(a.rc, ORCS_OK);
+    assert_int_equal(b.rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(a.reply, "output")),
+                        "alpha answer");
+    assert_string_equal(json_string_value(json_object_get(b.reply, "output")),
+                        "beta answer");
+    assert_string_equal(json_string_value(json_object_get(b.reply, "key")),
+                        "wf-1/b");
+    s_asker_destroy(&a);
+    s_asker_destroy(&b);
+    // Usage is per run: it sums over both agents.
+    json_t *usage = fixture_ask(&ctx.f, "model", "model.usage",
+                                json_pack("{s:s}", "run", "wf-1"), NULL);
+    assert_int_equal(json_integer_value(json_object_get(usage, "requests")), 2);
+    json_decref(usage);
+    assert_int_equal(s_stat(&ctx, "files"), 2);
+    s_stop(&ctx);
+}
+
+static void
+test_agent_generic_files(void **state)
+{
+    (void) state;
+    s_ctx_t ctx = {0};
+    s_start_generic(
+        &ctx, "{\"match\": {\"contains\": \"You are alpha\"}, \"response\": "
+              "{\"content\": \"alpha answer\"}}\n"
+              "{\"match\": {\"contains\": \"You are beta\"}, \"response\": "
+              "{\"content\": \"beta answer\"}}\n");
+    char path[128], bad[128];
+    snprintf(path, sizeof path, "%s/agent.yaml", ctx.dir);
+    snprintf(bad, sizeof bad, "%s/bad.yaml", ctx.dir);
+    s_write(ctx.dir, "bad.yaml", "agent: x\ncolour: red\n");
+    orcs_status rc = ORCS_OK;
+
+    // A bad file: its file:line message.
+    json_t *reply = s_agent_run(
+        &ctx,
+        json_pack("{s:s, s:s, s:s}", "agent", bad, "input", "x", "key", "k1"),
+        &rc);
+    assert_int_equal(rc, ORCS_EINVAL);
+    assert_non_null(strstr(json_string_value(json_object_get(reply, "error")),
+                           "bad.yaml:2: colour: unknown key"));
+    assert_string_equal(json_string_value(json_object_get(reply, "key")), "k1");
+    json_decref(reply);
+    // A missing file, a relative path, no agent at all, a bad thread id.
+    reply = s_agent_run(
+        &ctx,
+        json_pack("{s:s, s:s}", "agent", "/nonexistent/a.yaml", "input", "x"),
+        &rc);
+    assert_int_equal(rc, ORCS_ENOTFOUND);
+    json_decref(reply);
+    reply = s_agent_run(
+        &ctx, json_pack("{s:s, s:s}", "agent", "a.yaml", "input", "x"), &rc);
+    assert_int_equal(rc, ORCS_EINVAL);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(reply, "error")), "absolute"));
+    json_decref(reply);
+    reply = s_agent_run(&ctx, json_pack("{s:s}", "input", "x"), &rc);
+    assert_int_equal(rc, ORCS_EINVAL);
+    assert_non_null(strstr(json_string_value(json_object_get(reply, "error")),
+                           "no agent of its own"));
+    json_decref(reply);
+    s_write(ctx.dir, "agent.yaml", "agent: a\ninstructions: You are alpha\n");
+    reply = s_agent_run(&ctx,
+                        json_pack("{s:s, s:s, s:s}", "agent", path, "input",
+                                  "x", "thread", "no spaces allowed"),
+                        &rc);
+    assert_int_equal(rc, ORCS_EINVAL);
+    json_decref(reply);
+
+    // Cached by path; a changed file is loaded again.
+    reply = s_agent_run(
+        &ctx, json_pack("{s:s, s:s}", "agent", path, "input", "x"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(reply, "output")),
+                        "alpha answer");
+    json_decref(reply);
+    s_write(ctx.dir, "agent.yaml",
+            "agent: a\ninstructions: You are beta, really\n");
+    reply = s_agent_run(
+        &ctx, json_pack("{s:s, s:s}", "agent", path, "input", "x"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(reply, "output")),
+                        "beta answer");
+    json_decref(reply);
+    // A reload of the node reloads it too (same size and mtime restored).
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    s_write(ctx.dir, "agent.yaml",
+            "agent: a\ninstructions: You are alpha really\n");
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+    reply = s_agent_run(
+        &ctx, json_pack("{s:s, s:s}", "agent", path, "input", "x"), &rc);
+    assert_string_equal(json_string_value(json_object_get(reply, "output")),
+                        "beta answer"); // still cached: nothing changed
+    json_decref(reply);
+    json_t *report = orcs_node_reload(ctx.f.node);
+    assert_non_null(json_object_get(report, "agent.files"));
+    json_decref(report);
+    reply = s_agent_run(
+        &ctx, json_pack("{s:s, s:s}", "agent", path, "input", "x"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(reply, "output")),
+                        "alpha answer");
+    json_decref(reply);
+    assert_int_equal(fixture_field(&ctx.f, "agents", "restarts"), 0);
+    s_stop(&ctx);
+}
+
+typedef struct {
+    json_t *entries; // [{seq, message, raw}]
+    size_t prefix;
+} s_thread_scan_t;
+
+static bool
+s_thread_entry(const void *key,
+               size_t key_size,
+               const void *value,
+               size_t value_size,
+               void *arg)
+{
+    s_thread_scan_t *scan = arg;
+    assert_int_equal(key_size, scan->prefix + 8);
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = (seq << 8) | ((const uint8_t *) key)[scan->prefix + (size_t) i];
+    json_t *message = NULL;
+    assert_int_equal(orcs_doc_decode(value, value_size, NULL, &message),
+                     ORCS_OK);
+    char *raw = calloc(1, value_size * 2 + 1);
+    for (size_t i = 0; i < value_size; i++)
+        snprintf(raw + 2 * i, 3, "%02x", ((const uint8_t *) value)[i]);
+    json_array_append_new(scan->entries,
+                          json_pack("{s:I, s:o, s:s}", "seq", (json_int_t) seq,
+                                    "message", message, "raw", raw));
+    free(raw);
+    return true;
+}
+
+// The stored entries of thread id.
+static json_t *
+s_thread(s_ctx_t *ctx, const char *id)
+{
+    orcs_store_txn_t *txn = NULL;
+    assert_int_equal(orcs_store_txn_begin(orcs_node_store(ctx->f.node), &txn),
+                     ORCS_OK);
+    s_thread_scan_t scan = {json_array(), strlen(id) + 1};
+    assert_int_equal(orcs_store_txn_scan(txn, ORCS_DB_THREADS, id,
+                                         strlen(id) + 1, s_thread_entry, &scan),
+                     ORCS_OK);
+    orcs_store_txn_end(&txn);
+    return scan.entries;
+}
+
+static const char *
+s_entry(const json_t *entries, size_t i, const char *field)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_array_get(entries, i), "message"), field));
+}
+
+static void
+test_agent_thread(void **state)
+{
+    (void) state;
+    s_ctx_t ctx = {0};
+    // Run 2 matches only with run 1's messages in its history (turn 2 =
+    // one assistant message before).
+    s_start_generic(
+        &ctx, "{\"match\": {\"contains\": \"my name is Zed\", \"turn\": 2}, "
+              "\"response\": {\"content\": \"You are Zed\"}}\n"
+              "{\"match\": {\"contains\": \"my name is Zed\"}, \"response\": "
+              "{\"content\": \"Nice to meet you\"}}\n"
+              "{\"match\": {\"contains\": \"together\"}, \"response\": "
+              "{\"content\": \"ok\", \"delay_ms\": 300}}\n");
+    s_write(ctx.dir, "chat.yaml", "agent: chat\ninstructions: Be brief.\n");
+    char path[128];
+    snprintf(path, sizeof path, "%s/chat.yaml", ctx.dir);
+    orcs_status rc = ORCS_EINTERNAL;
+
+    // Without the thread, run 2's question matches nothing.
+    json_t *reply = s_agent_run(
+        &ctx,
+        json_pack("{s:s, s:s}", "agent", path, "input", "what is my name?"),
+        &rc);
+    assert_int_equal(rc, ORCS_EREMOTE);
+    json_decref(reply);
+
+    reply = s_agent_run(&ctx,
+                        json_pack("{s:s, s:s, s:s}", "agent", path, "thread",
+                                  "T1", "input", "my name is Zed"),
+                        &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(reply, "thread")),
+                        "T1");
+    assert_int_equal(
+        json_integer_value(json_object_get(reply, "thread_messages")), 2);
+    json_decref(reply);
+    json_t *before = s_thread(&ctx, "T1");
+    assert_int_equal(json_array_size(before), 2);
+
+    reply = s_agent_run(&ctx,
+                        json_pack("{s:s, s:s, s:s}", "agent", path, "thread",
+                                  "T1", "input", "what is my name?"),
+                        &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(reply, "output")),
+                        "You are Zed");
+    assert_int_equal(
+        json_integer_value(json_object_get(reply, "thread_messages")), 4);
+    json_decref(reply);
+
+    // In order, without the system prompt; the first two untouched.
+    json_t *after = s_thread(&ctx, "T1");
+    assert_int_equal(json_array_size(after), 4);
+    static const char *const want[][2] = {{"user", "my name is Zed"},
+                                          {"assistant", "Nice to meet you"},
+                                          {"user", "what is my name?"},
+                                          {"assistant", "You are Zed"}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(json_integer_value(
+                             json_object_get(json_array_get(after, i), "seq")),
+                         (json_int_t) i + 1);
+        assert_string_equal(s_entry(after, i, "role"), want[i][0]);
+        assert_string_equal(s_entry(after, i, "content"), want[i][1]);
+    }
+    for (size_t i = 0; i < 2; i++)
+        assert_true(
+            json_equal(json_array_get(before, i), json_array_get(after, i)));
+    json_decref(before);
+    json_decref(after);
+
+    // Two runs appending to one thread at once: both kept, none lost.
+    s_asker_t a, b;
+    s_asker_start(&a, &ctx,
+                  json_pack("{s:s, s:s, s:s, s:s}", "agent", path, "thread",
+                            "T2", "input", "together one", "key", "k-a"));
+    s_asker_start(&b, &ctx,
+                  json_pack("{s:s, s:s, s:s, s:s}", "agent", path, "thread",
+                            "T2", "input", "together two", "key", "k-b"));
+    s_asker_join(&a);
+    s_asker_join(&b);
+    assert_int_equal(a.rc, ORCS_OK);
+    assert_int_equal(b.rc, ORCS_OK);
+    json_int_t na =
+        json_integer_value(json_object_get(a.reply, "thread_messages"));
+    json_int_t nb =
+        json_integer_value(json_object_get(b.reply, "thread_messages"));
+    assert_true((na == 2 && nb == 4) || (na == 4 && nb == 2));
+    s_asker_destroy(&a);
+    s_asker_destroy(&b);
+    json_t *both = s_thread(&ctx, "T2");
+    assert_int_equal(json_array_size(both), 4);
+    assert_string_equal(s_entry(both, 0, "role"), "user");
+    assert_string_equal(s_entry(both, 1, "role"), "assistant");
+    assert_string_equal(s_entry(both, 2, "role"), "user");
+    assert_string_equal(s_entry(both, 3, "role"), "assistant");
+    assert_string_not_equal(s_entry(both, 0, "content"),
+                            s_entry(both, 2, "content"));
+    json_decref(both);
+    s_stop(&ctx);
+}
+
+static void
+test_agent_clarify(void **state)
+{
+    (void) state;
+    s_ctx_t ctx = {0};
+    s_start_generic_http(
+        &ctx, "{\"match\": {\"after_tool\": \"clarify\"}, \"response\": "
+              "{\"content\": \"off to Paris\"}}\n"
+              "{\"match\": {\"turn\": 1}, \"response\": {\"tool_calls\": "
+              "[{\"id\": \"q1\", \"name\": \"clarify\", \"arguments\": "
+              "{\"question\": \"Which city?\"}}]}}\n");
+    s_write(ctx.dir, "trip.yaml", "agent: trip\ntools: [add]\n");
+    char path[128];
+    snprintf(path, sizeof path, "%s/trip.yaml", ctx.dir);
+    assert_int_equal(orcs_client_subscribe(ctx.f.client, "run.wf-c."), ORCS_OK);
+    s_asker_t a;
+    s_asker_start(&a, &ctx,
+                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "run", "wf-c",
+                            "key", "wf-c/trip", "node", "trip", "agent", path,
+                            "input", "plan a trip", "clarify", 1));
+    json_t *event = s_event(&ctx, ".agent.clarify");
+    assert_string_equal(json_string_value(json_object_get(event, "question")),
+                        "Which city?");
+    assert_string_equal(json_string_value(json_object_get(event, "node")),
+                        "trip");
+    assert_string_equal(json_string_value(json_object_get(event, "key")),
+                        "wf-c/trip");
+    json_decref(event);
+    assert_int_equal(fixture_send(&ctx.f, "agents", "agent.interrupt",
+                                  json_pack("{s:s, s:s}", "key", "wf-c/trip",
+                                            "input", "Paris")),
+                     ORCS_OK);
+    s_asker_join(&a);
+    assert_int_equal(a.rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(a.reply, "output")),
+                        "off to Paris");
+    // The requester was told too (run.clarify, waiting in its inbox).
+    orcs_msg_t *told = NULL;
+    assert_int_equal(orcs_client_recv(a.client, 1000, &told), ORCS_OK);
+    assert_string_equal(orcs_msg_type(told), "run.clarify");
+    const json_t *body = NULL;
+    assert_int_equal(orcs_msg_body(told, &body), ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(body, "question")),
+                        "Which city?");
+    assert_string_equal(json_string_value(json_object_get(body, "run")),
+                        "wf-c");
+    orcs_msg_destroy(&told);
+    s_asker_destroy(&a);
+    // The model was offered clarify and then got the answer as its result.
+    json_t *messages = s_request_messages(&ctx, 1);
+    json_t *last = json_array_get(messages, json_array_size(messages) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "role")),
+                        "tool");
+    assert_string_equal(
+        json_string_value(json_object_get(last, "tool_call_id")), "q1");
+    assert_string_equal(json_string_value(json_object_get(last, "content")),
+                        "Paris");
+    json_decref(messages);
+    // An interrupt for a key nobody has is counted, not fatal.
+    assert_int_equal(
+        fixture_send(&ctx.f, "agents", "agent.interrupt",
+                     json_pack("{s:s, s:s}", "key", "nope", "input", "x")),
+        ORCS_OK);
+    assert_int_equal(s_stat(&ctx, "interrupts_unknown"), 1);
+    assert_int_equal(s_stat(&ctx, "interrupts"), 1);
+    s_stop(&ctx);
+}
+
+static void
+test_agent_interrupt_queued(void **state)
+{
+    (void) state;
+    s_ctx_t ctx = {0};
+    s_start_generic_http(
+        &ctx, "{\"match\": {\"contains\": \"also mention cats\"}, "
+              "\"response\": {\"content\": \"cats included\"}}\n"
+              "{\"match\": {}, \"response\": {\"content\": \"first answer\", "
+              "\"delay_ms\": 700}}\n");
+    s_write(ctx.dir, "poet.yaml", "agent: poet\n");
+    char path[128];
+    snprintf(path, sizeof path, "%s/poet.yaml", ctx.dir);
+    assert_int_equal(orcs_client_subscribe(ctx.f.client, "run.wf-i."), ORCS_OK);
+    s_asker_t a;
+    s_asker_start(&a, &ctx,
+                  json_pack("{s:s, s:s, s:s, s:s}", "run", "wf-i", "key",
+                            "wf-i/poet", "agent", path, "input",
+                            "write a poem"));
+    json_decref(s_event(&ctx, ".agent.started"));
+    // The model is still thinking: the input waits for the next turn.
+    assert_int_equal(fixture_send(&ctx.f, "agents", "agent.interrupt",
+                                  json_pack("{s:s, s:s}", "key", "wf-i/poet",
+                                            "input", "also mention cats")),
+                     ORCS_OK);
+    s_asker_join(&a);
+    assert_int_equal(a.rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(a.reply, "output")),
+                        "cats included");
+    assert_int_equal(json_integer_value(json_object_get(a.reply, "steps")), 2);
+    s_asker_destroy(&a);
+    json_t *messages = s_request_messages(&ctx, 1);
+    json_t *last = json_array_get(messages, json_array_size(messages) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "role")),
+                        "user");
+    assert_string_equal(json_string_value(json_object_get(last, "content")),
+                        "also mention cats");
+    json_decref(messages);
+    s_stop(&ctx);
+}
+
+static void
+test_agent_cancel(void **state)
+{
+    (void) state;
+    s_ctx_t ctx = {0};
+    s_start_generic(
+        &ctx, "{\"match\": {\"contains\": \"take forever\"}, \"response\": "
+              "{\"content\": \"too late\", \"delay_ms\": 1500}}\n"
+              "{\"match\": {}, \"response\": {\"content\": \"quick\"}}\n");
+    s_write(ctx.dir, "slowpoke.yaml", "agent: slowpoke\n");
+    char path[128];
+    snprintf(path, sizeof path, "%s/slowpoke.yaml", ctx.dir);
+    assert_int_equal(orcs_client_subscribe(ctx.f.client, "run.wf-x."), ORCS_OK);
+    s_asker_t a;
+    s_asker_start(&a, &ctx,
+                  json_pack("{s:s, s:s, s:s, s:s}", "run", "wf-x", "key",
+                            "wf-x/slow", "agent", path, "input",
+                            "take forever"));
+    json_decref(s_event(&ctx, ".agent.started"));
+    assert_int_equal(fixture_send(&ctx.f, "agents", "agent.cancel",
+                                  json_pack("{s:s}", "key", "wf-x/slow")),
+                     ORCS_OK);
+    s_asker_join(&a);
+    assert_int_equal(a.rc, ORCS_ECANCELED);
+    assert_string_equal(json_string_value(json_object_get(a.reply, "error")),
+                        "cancelled");
+    s_asker_destroy(&a);
+    assert_int_equal(s_stat(&ctx, "cancelled"), 1);
+    // The cancelled run's model answer still arrives later and is dropped;
+    // then the run is gone.
+    int i = 0;
+    while (s_stat(&ctx, "held") > 0 && i++ < 400)
+        usleep(10000);
+    assert_int_equal(s_stat(&ctx, "held"), 0);
+    // The actor (and toolexec, sent tool.cancel) live on and serve.
+    orcs_status rc = ORCS_EINTERNAL;
+    json_t *reply = s_agent_run(&ctx,
+                                json_pack("{s:s, s:s, s:s}", "agent", path,
+                                          "input", "hi", "key", "wf-x/slow"),
+                                &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(reply, "output")),
+                        "quick");
+    json_decref(reply);
+    assert_int_equal(fixture_field(&ctx.f, "agents", "restarts"), 0);
+    assert_int_equal(fixture_field(&ctx.f, "toolexec", "restarts"), 0);
+    s_stop(&ctx);
+}
+
 int
 main(void)
 {
@@ -728,6 +1354,12 @@ main(void)
         cmocka_unit_test(test_agent_guardrails),
         cmocka_unit_test(test_agent_subagent),
         cmocka_unit_test(test_agent_cache_offload_and_reload),
+        cmocka_unit_test(test_agent_generic_two_agents_at_once),
+        cmocka_unit_test(test_agent_generic_files),
+        cmocka_unit_test(test_agent_thread),
+        cmocka_unit_test(test_agent_clarify),
+        cmocka_unit_test(test_agent_interrupt_queued),
+        cmocka_unit_test(test_agent_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
