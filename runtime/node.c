@@ -602,16 +602,17 @@ orcs_node_start(orcs_node_t *self)
     self->inbox = orcs__client_new_named(self, ORCS__NODE_INBOX);
     self->started = true;
     // The system actors: the control endpoint, links to child processes,
-    // the LLM gateway, the tool runner (docs/agents.md) and the workflow
-    // engine (docs/workflows.md).
+    // the LLM gateway, the tool runner, an agent actor serving any agent
+    // file (docs/agents.md) and the workflow engine (docs/workflows.md).
     json_t *system = json_pack(
         "{s:s, s:i, s:i, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s, s:i}, "
-        "{s:s, s:s, s:i}, {s:s, s:s, s:i}]}",
+        "{s:s, s:s, s:i}, {s:s, s:s, s:i}, {s:s, s:s, s:i}]}",
         "strategy", "one_for_one", "intensity", 10, "period_s", 10, "children",
         "name", "status", "actor", "status", "name", "link", "actor", "link",
         "name", "model", "actor", "model", "mailbox", 100000, "name",
-        "toolexec", "actor", "toolexec", "mailbox", 100000, "name",
-        "orchestrator", "actor", "orchestrator", "mailbox", 100000);
+        "toolexec", "actor", "toolexec", "mailbox", 100000, "name", "agents",
+        "actor", "agent", "mailbox", 100000, "name", "orchestrator", "actor",
+        "orchestrator", "mailbox", 100000);
     rc = s_start_top(self, "system", system, &self->system_mailbox,
                      &self->system);
     json_decref(system);

@@ -724,7 +724,7 @@ test_agent_file_errors(void **state)
 // The orchestrator's use: an actor without an agent of its own, keys,
 // threads, clarify, interrupts, cancels.
 
-#define S_GENERIC "{\"name\": \"agents\", \"actor\": \"agent\", \"config\": {}}"
+// The node's own `agents` actor (no agent of its own) serves these tests.
 
 // An ask of its own client on a thread of its own, as the orchestrator
 // asks while other things happen.
@@ -817,7 +817,7 @@ s_start_generic(s_ctx_t *ctx, const char *cassette_text)
     char models[256];
     snprintf(models, sizeof models,
              "{\"default\": {\"replay\": \"%s/cassette.jsonl\"}}", ctx->dir);
-    s_boot(ctx, models, "[" S_GENERIC "]");
+    s_boot(ctx, models, "[]");
 }
 
 // Starts fake_openai on cassette_text and a node with the generic actor
@@ -833,7 +833,7 @@ s_start_generic_http(s_ctx_t *ctx, const char *cassette_text)
              "{\"default\": {\"base_url\": \"http://127.0.0.1:%d/v1\", "
              "\"model\": \"m\", \"retries\": 0}}",
              ctx->port);
-    s_boot(ctx, models, "[" S_GENERIC "]");
+    s_boot(ctx, models, "[]");
 }
 
 static json_t *
