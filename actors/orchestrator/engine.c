@@ -1237,6 +1237,9 @@ o_run_view(o_state_t *self, o_run_t *run)
             json_object_set_new(entry, "error",
                                 task->error ? json_string(task->detail)
                                             : json_null());
+            if (task->clarifying)
+                json_object_set_new(entry, "question",
+                                    json_string(task->question));
             if (task->children_count)
                 json_object_set_new(
                     entry, "items",

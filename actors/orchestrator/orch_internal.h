@@ -64,11 +64,12 @@ struct o_task_t {
     bool pending_retry; // waiting for its backoff timer
     json_t *error_ctx;  // `error` for a node an on_error routed to
     // in flight
-    uint64_t ask_id;   // correlation id of the call, 0 = none
-    uint64_t timer_id; // backoff, attempt timeout or approval timeout
-    char approval[24]; // pending approval id ("" = none)
-    bool approved;     // its tool's approval was given
-    bool clarifying;   // its agent asked a question
+    uint64_t ask_id;    // correlation id of the call, 0 = none
+    uint64_t timer_id;  // backoff, attempt timeout or approval timeout
+    char approval[24];  // pending approval id ("" = none)
+    bool approved;      // its tool's approval was given
+    bool clarifying;    // its agent asked a question
+    char question[256]; // ... this one
     // map and loop
     json_t *items;       // map: the list
     o_task_t **children; // map items / loop rounds (by index)

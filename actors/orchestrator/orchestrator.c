@@ -19,6 +19,7 @@
 #include "orcs/doc.h"
 #include "orcs/log.h"
 #include "orcs/node.h"
+#include "orcs/runs.h"
 #include "orcs/sys.h"
 
 // ---------------------------------------------------------------------------
@@ -291,8 +292,15 @@ static void
 s_get(o_state_t *self, orcs_msg_t *msg, const json_t *body, bool wait)
 {
     const char *id = json_string_value(json_object_get(body, "run"));
-    (void) id;
-    o_run_t *run = s_named(self, msg, body);
+    o_run_t *run = o_run_get(self, id);
+    if (!run && id) { // finished and freed, or held by no node: the store
+        json_t *view = NULL;
+        if (orcs_runs_view(self->store, id, &view) == ORCS_OK) {
+            o_reply(self, msg, ORCS_OK, view);
+            return;
+        }
+    }
+    run = s_named(self, msg, body);
     if (!run)
         return;
     bool settled = run->finished || run->status == ORCS_RECORD_WAITING
@@ -309,11 +317,18 @@ s_list(o_state_t *self, orcs_msg_t *msg, const json_t *body)
 {
     const char *status = json_string_value(json_object_get(body, "status"));
     json_int_t limit = json_integer_value(json_object_get(body, "limit"));
-    json_t *list = json_pack("{s:[]}", "runs");
+    json_t *list = NULL;
+    orcs_status rc = orcs_runs_list(self->store, status,
+                                    limit > 0 ? (size_t) limit : 0, &list);
+    if (rc != ORCS_OK) {
+        s_error(self, msg, rc, "cannot list runs: %s", orcs_status_str(rc));
+        return;
+    }
+    // runs held in memory only (durable: false) are not in the store
     json_t *runs = json_object_get(list, "runs");
     for (o_run_t *run = self->list; run; run = run->next) {
-        if (limit > 0 && (json_int_t) json_array_size(runs) >= limit)
-            break;
+        if (run->durable)
+            continue;
         const char *name = o_run_status_name(run->status);
         if (status && strcmp(status, name) != 0)
             continue;
@@ -450,6 +465,8 @@ s_clarify(o_state_t *self, const json_t *body)
         return;
     task->clarifying = true;
     const char *question = json_string_value(json_object_get(body, "question"));
+    o_fmt(task->question, sizeof task->question, "%s",
+          question ? question : "");
     o_checkpoint(self, run, O_EV_INTERRUPT, task, task->status,
                  question ? question : "");
     o_effect_publish(run, "node.question",

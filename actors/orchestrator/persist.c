@@ -13,6 +13,7 @@
 #include "orcs/doc.h"
 #include "orcs/log.h"
 #include "orcs/node.h"
+#include "orcs/runs.h"
 #include "orcs/sys.h"
 #include "records.pb.h"
 
@@ -20,24 +21,6 @@
 
 // ---------------------------------------------------------------------------
 // Keys
-
-// RUN \0 part [\0 name]
-static size_t
-s_key(char *key, size_t size, const char *run, char part, const char *name)
-{
-    size_t n = strlen(run);
-    size_t need = n + 2 + (name ? 1 + strlen(name) : 0);
-    if (need > size)
-        return 0;
-    memcpy(key, run, n);
-    key[n] = 0;
-    key[n + 1] = part;
-    if (name) {
-        key[n + 2] = 0;
-        memcpy(key + n + 3, name, strlen(name));
-    }
-    return need;
-}
 
 static orcs_batch_t *
 s_batch(o_run_t *run)
@@ -122,7 +105,7 @@ o_put_task(o_state_t *self, o_task_t *task)
     uint8_t *data = NULL;
     size_t size = 0;
     char key[ORCS_MSG_RUN_ID_MAX + O_TASK_ID_MAX + 8];
-    size_t key_size = s_key(key, sizeof key, run->id, 't', task->id);
+    size_t key_size = orcs_runs_key(key, sizeof key, run->id, 't', task->id);
     if (key_size && orcs_task_record_encode(&record, &data, &size) == ORCS_OK)
         orcs_batch_put(batch, ORCS_DB_TASKS, key, key_size, data, size);
     free(data);
@@ -133,7 +116,8 @@ o_put_output(o_state_t *self, o_task_t *task)
 {
     (void) self;
     char key[ORCS_MSG_RUN_ID_MAX + O_TASK_ID_MAX + 8];
-    size_t key_size = s_key(key, sizeof key, task->run->id, 'o', task->id);
+    size_t key_size =
+        orcs_runs_key(key, sizeof key, task->run->id, 'o', task->id);
     s_put_doc(task->run, key, key_size, task->output);
 }
 
@@ -142,7 +126,7 @@ o_put_def(o_state_t *self, o_run_t *run)
 {
     (void) self;
     char key[ORCS_MSG_RUN_ID_MAX + 8];
-    size_t key_size = s_key(key, sizeof key, run->id, 'd', NULL);
+    size_t key_size = orcs_runs_key(key, sizeof key, run->id, 'd', NULL);
     s_put_doc(run, key, key_size, run->def);
 }
 
@@ -151,8 +135,9 @@ o_put_approval(o_state_t *self, o_run_t *run, const json_t *approval)
 {
     (void) self;
     char key[ORCS_MSG_RUN_ID_MAX + 64];
-    size_t key_size = s_key(key, sizeof key, run->id, 'a',
-                            json_string_value(json_object_get(approval, "id")));
+    size_t key_size =
+        orcs_runs_key(key, sizeof key, run->id, 'a',
+                      json_string_value(json_object_get(approval, "id")));
     s_put_doc(run, key, key_size, approval);
 }
 
@@ -161,7 +146,7 @@ o_put_result(o_state_t *self, o_run_t *run)
 {
     (void) self;
     char key[ORCS_MSG_RUN_ID_MAX + 8];
-    size_t key_size = s_key(key, sizeof key, run->id, 'r', NULL);
+    size_t key_size = orcs_runs_key(key, sizeof key, run->id, 'r', NULL);
     json_t *result = json_pack(
         "{s:O, s:o, s:{s:I, s:I, s:I, s:f}}", "output",
         run->output ? run->output : json_null(), "error",

@@ -101,9 +101,12 @@ s_node_start(void)
     fixture_t *f = &s_env.f;
     orcs_runtime_init();
     orcs_log_level_set(ORCS_LOG_ERROR);
+    char cassette[128];
+    snprintf(cassette, sizeof cassette, "%s/cassette.jsonl", s_env.work);
     json_t *config =
-        json_pack("{s:s, s:s, s:[s], s:{s:[]}}", "node", "test", "data",
-                  f->data, "tools", s_env.tools, "supervisor", "children");
+        json_pack("{s:s, s:s, s:[s], s:{s:[]}, s:{s:{s:s}}}", "node", "test",
+                  "data", f->data, "tools", s_env.tools, "supervisor",
+                  "children", "models", "default", "replay", cassette);
     f->node = orcs_node_new();
     orcs_status rc = orcs_node_configure(f->node, config, NULL);
     json_decref(config);
@@ -145,6 +148,40 @@ s_write(const char *name, const char *text)
     fclose(file);
 }
 
+// What the replay provider answers, by what the conversation holds.
+static const char s_cassette[] =
+    "{\"match\": {\"contains\": \"Plan the remaining work again\"}, "
+    "\"response\": {\"content\": \"{\\\"tasks\\\": [{\\\"id\\\": "
+    "\\\"recover\\\", \\\"title\\\": \\\"Recover\\\", \\\"description\\\": "
+    "\\\"Go on.\\\", \\\"role\\\": \\\"writer\\\", \\\"needs\\\": "
+    "[\\\"good\\\"]}], \\\"output\\\": \\\"recover\\\"}\"}}\n"
+    "{\"match\": {\"contains\": \"previous plan was refused\"}, \"response\": "
+    "{\"content\": \"Here it is:\\n```json\\n{\\\"tasks\\\": [{\\\"id\\\": "
+    "\\\"good\\\", \\\"title\\\": \\\"Write it\\\", \\\"description\\\": "
+    "\\\"Write.\\\", \\\"role\\\": \\\"writer\\\", \\\"needs\\\": []}, "
+    "{\\\"id\\\": \\\"broken\\\", \\\"title\\\": \\\"Break\\\", "
+    "\\\"description\\\": \\\"Fails.\\\", \\\"role\\\": \\\"breaker\\\", "
+    "\\\"needs\\\": [\\\"good\\\"]}], \\\"output\\\": "
+    "\\\"broken\\\"}\\n```\"}}\n"
+    "{\"match\": {\"contains\": \"You are the test planner\"}, \"response\": "
+    "{\"content\": \"{\\\"tasks\\\": [{\\\"id\\\": \\\"x\\\", \\\"title\\\": "
+    "\\\"X\\\", \\\"description\\\": \\\"x\\\", \\\"role\\\": \\\"ghost\\\", "
+    "\\\"needs\\\": [\\\"nowhere\\\"]}]}\"}}\n"
+    "{\"match\": {\"contains\": \"You are the writer\"}, \"response\": "
+    "{\"content\": \"written\"}}\n"
+    "{\"match\": {\"contains\": \"You are the asker\", \"after_tool\": "
+    "\"clarify\"}, \"response\": {\"content\": \"got it\"}}\n"
+    "{\"match\": {\"contains\": \"You are the asker\"}, \"response\": "
+    "{\"tool_calls\": [{\"id\": \"q1\", \"name\": \"clarify\", \"arguments\": "
+    "{\"question\": \"which city?\"}}]}}\n"
+    "{\"match\": {\"contains\": \"You are the chatter\", \"turn\": 2}, "
+    "\"response\": {\"content\": \"second answer (remembered)\"}}\n"
+    "{\"match\": {\"contains\": \"You are the chatter\"}, \"response\": "
+    "{\"content\": \"first answer\"}}\n"
+    "";
+
+static void s_write(const char *name, const char *text);
+
 static int
 s_setup(void **state)
 {
@@ -165,6 +202,21 @@ s_setup(void **state)
           "timeout_ms: 60000\nexec:\n  command: [sh, -c, 'sleep 30']\n",
           file);
     fclose(file);
+    s_write("cassette.jsonl", s_cassette);
+    const char *agents[][2] = {
+        {"planner.yaml", "agent: planner\ninstructions: You are the test "
+                         "planner.\nmax_steps: 2\n"},
+        {"writer.yaml", "agent: writer\ninstructions: You are the writer.\n"
+                        "max_steps: 2\n"},
+        {"breaker.yaml", "agent: breaker\ninstructions: You are the breaker."
+                         "\nmax_steps: 2\n"},
+        {"asker.yaml", "agent: asker\ninstructions: You are the asker.\n"
+                       "max_steps: 4\n"},
+        {"chatter.yaml", "agent: chatter\ninstructions: You are the "
+                         "chatter.\nmax_steps: 2\n"},
+    };
+    for (size_t i = 0; i < sizeof agents / sizeof agents[0]; i++)
+        s_write(agents[i][0], agents[i][1]);
     assert_int_equal(s_node_start(), ORCS_OK);
     return 0;
 }
@@ -210,6 +262,9 @@ s_wait(const char *id)
                                json_pack("{s:s}", "run", id), &rc);
     assert_int_equal(rc, ORCS_OK);
     assert_non_null(view);
+    const char *error = json_string_value(json_object_get(view, "error"));
+    if (error) // shown when a test fails on it
+        fprintf(stderr, "run %s: %s\n", id, error);
     return view;
 }
 
@@ -657,6 +712,145 @@ test_bad_requests(void **state)
     json_decref(reply);
 }
 
+static void
+test_agent_node_thread(void **state)
+{
+    (void) state;
+    s_write("chat.yaml",
+            "workflow: chat\ninputs:\n  q: {type: string}\n"
+            "nodes:\n"
+            "  talk: {kind: agent, agent: chatter.yaml,\n"
+            "         input: '${{ inputs.q }}', thread: chat-1}\n");
+    assert_int_equal(s_start("chat.yaml", "h-1", json_pack("{s:s}", "q", "hi")),
+                     ORCS_OK);
+    json_t *view = s_wait("h-1");
+    assert_string_equal(s_status(view), "completed");
+    json_t *talk = json_object_get(json_object_get(view, "output"), "talk");
+    assert_string_equal(json_string_value(talk), "first answer");
+    assert_true(json_integer_value(
+                    json_object_get(json_object_get(view, "usage"), "requests"))
+                >= 1);
+    json_decref(view);
+    // a later run on the same thread sees the conversation so far
+    assert_int_equal(
+        s_start("chat.yaml", "h-2", json_pack("{s:s}", "q", "and then?")),
+        ORCS_OK);
+    view = s_wait("h-2");
+    assert_string_equal(s_status(view), "completed");
+    talk = json_object_get(json_object_get(view, "output"), "talk");
+    assert_string_equal(json_string_value(talk), "second answer (remembered)");
+    json_decref(view);
+}
+
+static void
+test_interrupt_answers_question(void **state)
+{
+    (void) state;
+    s_write("ask.yaml",
+            "workflow: ask\nnodes:\n"
+            "  ask: {kind: agent, agent: asker.yaml, input: plan a trip}\n");
+    assert_int_equal(s_start("ask.yaml", "i-1", NULL), ORCS_OK);
+    const char *question = NULL;
+    json_t *view = NULL;
+    for (int i = 0; i < 400 && !question; i++) {
+        json_decref(view);
+        orcs_status rc;
+        view = fixture_ask(&s_env.f, "orchestrator", "run.get",
+                           json_pack("{s:s}", "run", "i-1"), &rc);
+        assert_int_equal(rc, ORCS_OK);
+        question = json_string_value(json_object_get(
+            json_object_get(json_object_get(view, "nodes"), "ask"),
+            "question"));
+        if (!question)
+            usleep(20000);
+    }
+    assert_non_null(question);
+    assert_string_equal(question, "which city?");
+    json_decref(view);
+    orcs_status rc;
+    json_t *reply = fixture_ask(
+        &s_env.f, "orchestrator", "run.interrupt",
+        json_pack("{s:s, s:s}", "run", "i-1", "input", "Paris"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(json_string_value(json_object_get(reply, "node")),
+                        "ask");
+    json_decref(reply);
+    view = s_wait("i-1");
+    assert_string_equal(s_status(view), "completed");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(view, "output"), "ask")),
+                        "got it");
+    json_decref(view);
+    // nothing left to interrupt
+    reply =
+        fixture_ask(&s_env.f, "orchestrator", "run.interrupt",
+                    json_pack("{s:s, s:s}", "run", "i-1", "input", "x"), &rc);
+    assert_int_not_equal(rc, ORCS_OK);
+    json_decref(reply);
+}
+
+// The planner's first plan is refused (unknown role, unknown need), the
+// second runs; its `broken` task fails (no model answer for it), and a
+// re-plan keeps `good` and adds `recover`.
+static void
+test_planner_corrects_and_replans(void **state)
+{
+    (void) state;
+    char planner[128], writer[128], breaker[128];
+    snprintf(planner, sizeof planner, "%s/planner.yaml", s_env.work);
+    snprintf(writer, sizeof writer, "%s/writer.yaml", s_env.work);
+    snprintf(breaker, sizeof breaker, "%s/breaker.yaml", s_env.work);
+    orcs_status rc;
+    json_t *reply = fixture_ask(
+        &s_env.f, "orchestrator", "run.start",
+        json_pack("{s:s, s:{s:s, s:s, s:{s:s, s:s}, s:i, s:i}}", "run",
+                  "plan-1", "plan", "request", "do the thing", "planner",
+                  planner, "roles", "writer", writer, "breaker", breaker,
+                  "attempts", 3, "replans", 1),
+        &rc);
+    assert_int_equal(rc, ORCS_OK);
+    json_decref(reply);
+    json_t *view = s_wait("plan-1");
+    assert_string_equal(s_status(view), "completed");
+    json_t *nodes = json_object_get(view, "nodes");
+    assert_string_equal(s_node_status(view, "good"), "completed");
+    assert_string_equal(s_node_status(view, "recover"), "completed");
+    assert_null(json_object_get(nodes, "broken")); // re-planned away
+    assert_int_equal(s_attempts(view, "good"), 1); // kept, not run again
+    assert_true(json_integer_value(
+                    json_object_get(json_object_get(view, "usage"), "requests"))
+                >= 4);
+    json_decref(view);
+    // plan only: the output is the compiled workflow
+    reply = fixture_ask(
+        &s_env.f, "orchestrator", "run.start",
+        json_pack("{s:s, s:{s:s, s:s, s:{s:s, s:s}, s:b}}", "run", "plan-2",
+                  "plan", "request", "do the thing", "planner", planner,
+                  "roles", "writer", writer, "breaker", breaker, "only", 1),
+        &rc);
+    assert_int_equal(rc, ORCS_OK);
+    json_decref(reply);
+    view = s_wait("plan-2");
+    assert_string_equal(s_status(view), "completed");
+    json_t *doc = json_object_get(json_object_get(view, "output"), "workflow");
+    assert_non_null(json_object_get(json_object_get(doc, "nodes"), "broken"));
+    json_decref(view);
+    // a planner that never makes a valid plan fails the run, bounded
+    reply = fixture_ask(&s_env.f, "orchestrator", "run.start",
+                        json_pack("{s:s, s:{s:s, s:s, s:{s:s}, s:i}}", "run",
+                                  "plan-3", "plan", "request", "do the thing",
+                                  "planner", planner, "roles", "writer", writer,
+                                  "attempts", 1),
+                        &rc);
+    assert_int_equal(rc, ORCS_OK);
+    json_decref(reply);
+    view = s_wait("plan-3");
+    assert_string_equal(s_status(view), "failed");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(view, "error")), "ghost"));
+    json_decref(view);
+}
+
 int
 main(void)
 {
@@ -672,6 +866,9 @@ main(void)
         cmocka_unit_test(test_tool_needs_approval),
         cmocka_unit_test(test_approval_survives_restart),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_agent_node_thread),
+        cmocka_unit_test(test_interrupt_answers_question),
+        cmocka_unit_test(test_planner_corrects_and_replans),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
