@@ -43,14 +43,19 @@ typedef orcs__agent_definition_t s_def_t;
 // What an ask in flight is for.
 typedef struct {
     s_run_t *run;
-    size_t index;  // tool call index
-    bool is_model; // model.chat, else tool.call
+    size_t index;     // tool call index
+    bool is_model;    // model.chat, else tool.call
+    bool is_approval; // approval.request to the workflow engine
+    json_t *call;     // tool.call: its body, to send again once approved
 } s_pending_t;
 
 void
 orcs__agent_pending_free(void **item_p)
 {
-    free(*item_p);
+    s_pending_t *pending = *item_p;
+    if (pending)
+        json_decref(pending->call);
+    free(pending);
     *item_p = NULL;
 }
 
@@ -405,7 +410,9 @@ s_run_new(s_agent_t *self,
     return run;
 }
 
-static bool
+// Returns what the ask is for (NULL when it could not be sent: the run
+// failed).
+static s_pending_t *
 s_ask(s_agent_t *self,
       s_run_t *run,
       const char *to,
@@ -424,7 +431,7 @@ s_ask(s_agent_t *self,
         orcs_msg_destroy(&msg);
         s_fail_run(self, run, rc, "cannot reach %s: %s", to,
                    orcs_status_str(rc));
-        return false;
+        return NULL;
     }
     s_pending_t *pending = orcs_calloc(1, sizeof *pending);
     pending->run = run;
@@ -432,7 +439,7 @@ s_ask(s_agent_t *self,
     pending->is_model = is_model;
     zhashx_insert(self->pending, (void *) (uintptr_t) id, pending);
     run->asks++;
-    return true;
+    return pending;
 }
 
 // Sends the next model turn: append (consumed) holds the new messages.
@@ -712,13 +719,80 @@ s_call(s_agent_t *self, s_run_t *run, size_t index)
         json_pack("{s:s, s:i, s:O, s:s, s:o, s:s}", "run", run->id, "step",
                   run->step, "call_id", json_object_get(call, "id"), "tool",
                   name, "args", args, "caller", orcs_actor_name(self->actor));
-    s_ask(self, run, self->toolexec, "tool.call", body,
-          timeout > INT_MAX ? INT_MAX : (int) timeout, false, index);
+    json_t *keep = json_incref(body);
+    s_pending_t *pending =
+        s_ask(self, run, self->toolexec, "tool.call", body,
+              timeout > INT_MAX ? INT_MAX : (int) timeout, false, index);
+    if (pending)
+        pending->call = json_incref(keep);
+    json_decref(keep);
+}
+
+// A tool that needs a human's approval was refused by toolexec: a run of
+// a workflow asks the workflow engine (which parks the run on a durable
+// approval) and sends the call again, approved, once a human said yes.
+static bool
+s_ask_approval(s_agent_t *self, s_run_t *run, size_t index, json_t *call)
+{
+    s_run_t *top = run;
+    while (top->parent)
+        top = top->parent;
+    if (!call || !top->node[0] || !top->from[0])
+        return false;
+    json_t *body = json_pack(
+        "{s:s, s:s, s:O, s:O, s:O}", "run", top->id, "node", top->node, "tool",
+        json_object_get(call, "tool"), "args", json_object_get(call, "args"),
+        "call_id", json_object_get(call, "call_id"));
+    s_pending_t *pending = s_ask(self, run, top->from, "approval.request", body,
+                                 INT_MAX, false, index);
+    if (pending) { // else the run failed
+        pending->is_approval = true;
+        pending->call = json_incref(call);
+    }
+    return true;
+}
+
+// The workflow engine's answer to approval.request.
+static void
+s_on_approval(
+    s_agent_t *self, s_run_t *run, size_t index, json_t *call, orcs_msg_t *msg)
+{
+    json_t *body = NULL;
+    bool approved = false;
+    if (orcs_msg_kind_of(msg) != ORCS_MSG_TIMEOUT
+        && orcs_msg_take_body(msg, &body) == ORCS_OK
+        && orcs_msg_status(msg) == ORCS_OK)
+        approved = json_is_true(json_object_get(body, "approved"));
+    if (!approved) {
+        char text[S_ERROR_MAX];
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        const char *error = json_string_value(json_object_get(body, "error"));
+        snprintf(text, sizeof text,
+                 "error: a human did not approve this "
+                 "call%s%s",
+                 reason || error ? ": " : "",
+                 reason  ? reason
+                 : error ? error
+                         : "");
+        json_decref(body);
+        s_tool_result(self, run, index, text);
+        return;
+    }
+    json_decref(body);
+    json_t *again = json_deep_copy(call);
+    json_object_set_new(again, "approved", json_true());
+    json_t *keep = json_incref(again);
+    s_pending_t *pending = s_ask(self, run, self->toolexec, "tool.call", again,
+                                 INT_MAX, false, index);
+    if (pending)
+        pending->call = json_incref(keep);
+    json_decref(keep);
 }
 
 // A tool.call reply (or timeout) for call index.
 static void
-s_on_tool(s_agent_t *self, s_run_t *run, size_t index, orcs_msg_t *msg)
+s_on_tool(
+    s_agent_t *self, s_run_t *run, size_t index, json_t *call, orcs_msg_t *msg)
 {
     char text[S_ERROR_MAX];
     if (orcs_msg_kind_of(msg) == ORCS_MSG_TIMEOUT) {
@@ -744,6 +818,13 @@ s_on_tool(s_agent_t *self, s_run_t *run, size_t index, orcs_msg_t *msg)
                       : orcs_doc_to_text(result, JSON_COMPACT);
     } else {
         const char *error = json_string_value(json_object_get(body, "error"));
+        const char *reason = json_string_value(json_object_get(body, "reason"));
+        if (reason && strcmp(reason, "approval_required") == 0
+            && !json_is_true(json_object_get(call, "approved"))
+            && s_ask_approval(self, run, index, call)) {
+            json_decref(body);
+            return;
+        }
         snprintf(text, sizeof text, "error: %s",
                  error ? error : "the tool failed");
         content = orcs_strdup(text);
@@ -931,17 +1012,23 @@ orcs__agent_on_reply(s_agent_t *self, orcs_msg_t *msg)
     s_run_t *run = pending->run;
     size_t index = pending->index;
     bool is_model = pending->is_model;
+    bool is_approval = pending->is_approval;
+    json_t *call = json_incref(pending->call);
     zhashx_delete(self->pending, key);
     run->asks--;
     if (run->finished) { // failed or cancelled while the ask ran
+        json_decref(call);
         if (run->asks == 0)
             orcs__agent_run_free(self, run);
         return;
     }
     if (is_model)
         s_on_model(self, run, msg);
+    else if (is_approval)
+        s_on_approval(self, run, index, call, msg);
     else
-        s_on_tool(self, run, index, msg);
+        s_on_tool(self, run, index, call, msg);
+    json_decref(call);
 }
 
 void

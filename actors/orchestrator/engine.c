@@ -206,6 +206,7 @@ o_run_free(o_state_t *self, o_run_t *run)
     json_decref(run->approvals);
     json_decref(run->output);
     json_decref(run->plan);
+    zhashx_destroy(&run->held);
     free(run);
 }
 
@@ -652,6 +653,15 @@ o_task_done(o_state_t *self,
 // ---------------------------------------------------------------------------
 // Approvals
 
+static void
+s_held_free(zlist_t **held_p)
+{
+    orcs_msg_t *request;
+    while (*held_p && (request = zlist_pop(*held_p)))
+        orcs_msg_destroy(&request);
+    zlist_destroy(held_p);
+}
+
 static json_t *
 s_approval_new(o_state_t *self,
                o_task_t *task,
@@ -682,6 +692,70 @@ s_approval_new(o_state_t *self,
     if (timeout > 0)
         task->timer_id = o_timer(self, O_TIMER_APPROVAL, run, task, timeout);
     return approval;
+}
+
+json_t *
+o_approval_new(o_state_t *self,
+               o_run_t *run,
+               o_task_t *task,
+               const char *id,
+               const char *kind,
+               const char *prompt)
+{
+    json_t *approval =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "node", task->id,
+                  "kind", kind, "prompt", prompt ? prompt : "", "state",
+                  "pending", "created_us", (json_int_t) orcs_clock_wall_us());
+    json_object_set_new(run->approvals, id, approval);
+    o_put_approval(self, run, approval);
+    o_checkpoint(self, run, O_EV_APPROVAL, task, task->status, kind);
+    o_effect_publish(run, "approval", json_deep_copy(approval));
+    return approval;
+}
+
+// Answers the held approval.request asks of an approval.
+static void
+s_answer_held(o_state_t *self, o_run_t *run, const json_t *approval)
+{
+    const char *id = json_string_value(json_object_get(approval, "id"));
+    zlist_t *held = run->held ? zhashx_lookup(run->held, id) : NULL;
+    if (!held)
+        return;
+    const char *state = json_string_value(json_object_get(approval, "state"));
+    orcs_msg_t *request;
+    while ((request = zlist_pop(held))) {
+        o_reply(self, request, ORCS_OK,
+                json_pack("{s:s, s:b, s:s, s:O}", "approval", id, "approved",
+                          state && strcmp(state, "approved") == 0, "state",
+                          state ? state : "", "reason",
+                          json_object_get(approval, "reason")
+                              ? json_object_get(approval, "reason")
+                              : json_null()));
+        orcs_msg_destroy(&request);
+    }
+    zhashx_delete(run->held, id);
+}
+
+void
+o_approval_hold(o_state_t *self,
+                o_run_t *run,
+                const json_t *approval,
+                const orcs_msg_t *request)
+{
+    const char *id = json_string_value(json_object_get(approval, "id"));
+    if (!run->held) {
+        run->held = zhashx_new();
+        zhashx_set_destructor(run->held, (zhashx_destructor_fn *) s_held_free);
+    }
+    zlist_t *held = zhashx_lookup(run->held, id);
+    if (!held) {
+        held = zlist_new();
+        zhashx_insert(run->held, id, held);
+    }
+    zlist_append(held, orcs_msg_dup(request));
+    const char *state = json_string_value(json_object_get(approval, "state"));
+    if (!state || strcmp(state, "pending") != 0)
+        s_answer_held(self, run, approval);
 }
 
 // Parks task on a new approval (or decides it at once with auto_approve).
@@ -749,7 +823,9 @@ o_approval_decide(o_state_t *self,
         return ORCS_EEXIST;
     o_task_t *task =
         o_task_find(run, json_string_value(json_object_get(approval, "node")));
-    if (!task || strcmp(task->approval, id) != 0)
+    const char *kind = json_string_value(json_object_get(approval, "kind"));
+    bool agent_tool = kind && strcmp(kind, "agent_tool") == 0;
+    if (!task || (!agent_tool && strcmp(task->approval, id) != 0))
         return ORCS_ENOTFOUND;
     json_object_set_new(approval, "state",
                         json_string(approve ? "approved" : "rejected"));
@@ -761,7 +837,10 @@ o_approval_decide(o_state_t *self,
     o_checkpoint(self, run, O_EV_DECIDED, task, task->status,
                  approve ? "approved" : "rejected");
     o_effect_publish(run, "approval", json_deep_copy(approval));
-    o_apply_decision(self, task, approval);
+    if (agent_tool) // the agent asked and waits
+        s_answer_held(self, run, approval);
+    else
+        o_apply_decision(self, task, approval);
     return ORCS_OK;
 }
 
@@ -1146,6 +1225,7 @@ o_run_finish(o_state_t *self,
         if (state && strcmp(state, "pending") == 0) {
             json_object_set_new(approval, "state", json_string("cancelled"));
             o_put_approval(self, run, approval);
+            s_answer_held(self, run, approval);
         }
     }
     o_timer_cancel(self, &run->deadline_timer);

@@ -100,6 +100,7 @@ struct o_run_t {
     int running;       // tasks dispatched (or waiting on a human)
     int active;        // ready + running + retrying + waiting tasks
     json_t *approvals; // id -> approval document
+    zhashx_t *held;    // approval id -> zlist of approval.request asks
     json_t *output;
     json_int_t prompt_tokens, completion_tokens, requests;
     double cost;
@@ -240,6 +241,19 @@ orcs_status o_approval_decide(o_state_t *self,
 void o_child_done(o_state_t *self, o_task_t *parent, o_task_t *child);
 // Applies a decided (or timed out) approval to its task.
 void o_apply_decision(o_state_t *self, o_task_t *task, json_t *approval);
+// Records a new approval (no task state changes: an agent's tool call).
+json_t *o_approval_new(o_state_t *self,
+                       o_run_t *run,
+                       o_task_t *task,
+                       const char *id,
+                       const char *kind,
+                       const char *prompt);
+// Keeps an approval.request ask until its approval is decided (answers at
+// once when it already is).
+void o_approval_hold(o_state_t *self,
+                     o_run_t *run,
+                     const json_t *approval,
+                     const orcs_msg_t *request);
 // Parks task on a new approval of kind "node", "tool" or
 // "indeterminate" (decided at once with auto_approve).
 void o_ask_human(o_state_t *self,

@@ -475,6 +475,54 @@ s_clarify(o_state_t *self, const json_t *body)
     o_flush(self, run);
 }
 
+// An agent of a node wants to call a tool that needs a human's approval.
+// The approval's id comes from the node, the tool and its arguments, so an
+// agent that runs again after a restart asks for the same approval (and
+// gets a decision made meanwhile at once).
+static void
+s_approval_request(o_state_t *self, orcs_msg_t *msg, const json_t *body)
+{
+    o_run_t *run = s_named(self, msg, body);
+    if (!run)
+        return;
+    const char *node = json_string_value(json_object_get(body, "node"));
+    const char *tool = json_string_value(json_object_get(body, "tool"));
+    o_task_t *task = node ? o_task_find(run, node) : NULL;
+    if (!task || !tool || run->finished) {
+        self->bad_requests++;
+        s_error(self, msg, ORCS_ENOTFOUND, "run %s has no running node %s",
+                run->id, node ? node : "(none given)");
+        return;
+    }
+    char *args = orcs_doc_to_text(json_object_get(body, "args"),
+                                  JSON_COMPACT | JSON_SORT_KEYS);
+    crypto_generichash_state hash;
+    uint8_t digest[8];
+    crypto_generichash_init(&hash, NULL, 0, sizeof digest);
+    crypto_generichash_update(&hash, (const uint8_t *) task->id,
+                              strlen(task->id) + 1);
+    crypto_generichash_update(&hash, (const uint8_t *) tool, strlen(tool) + 1);
+    if (args)
+        crypto_generichash_update(&hash, (const uint8_t *) args, strlen(args));
+    crypto_generichash_final(&hash, digest, sizeof digest);
+    char hex[sizeof digest * 2 + 1], id[24];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    o_fmt(id, sizeof id, "a-%s", hex);
+    json_t *approval = json_object_get(run->approvals, id);
+    if (!approval) {
+        char prompt[O_DETAIL_MAX + 1];
+        o_fmt(prompt, sizeof prompt, "Allow node %s to call %s with %s?",
+              task->id, tool, args ? args : "{}");
+        approval = o_approval_new(self, run, task, id, "agent_tool", prompt);
+    }
+    free(args);
+    o_approval_hold(self, run, approval, msg);
+    if (run->auto_approve)
+        o_approval_decide(self, run, id, true, "--auto-approve", "auto");
+    o_run_advance(self, run);
+    o_flush(self, run);
+}
+
 static json_t *
 s_stats(o_state_t *self)
 {
@@ -597,6 +645,8 @@ s_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         s_interrupt(self, msg, body);
     else if (strcmp(type, "run.clarify") == 0)
         s_clarify(self, body);
+    else if (strcmp(type, "approval.request") == 0)
+        s_approval_request(self, msg, body);
     else if (strcmp(type, "orchestrator.stats") == 0)
         o_reply(self, msg, ORCS_OK, s_stats(self));
     else {

@@ -150,6 +150,12 @@ s_write(const char *name, const char *text)
 
 // What the replay provider answers, by what the conversation holds.
 static const char s_cassette[] =
+    "{\"match\": {\"contains\": \"You are the guarded\", \"after_tool\": "
+    "\"t.guarded\"}, \"response\": {\"content\": \"used it\"}}\n"
+    "{\"match\": {\"contains\": \"You are the guarded\"}, \"response\": "
+    "{\"tool_calls\": [{\"id\": \"c1\", \"name\": \"t_guarded\", "
+    "\"arguments\": {\"x\": 1}}]}}\n"
+    ""
     "{\"match\": {\"contains\": \"Plan the remaining work again\"}, "
     "\"response\": {\"content\": \"{\\\"tasks\\\": [{\\\"id\\\": "
     "\\\"recover\\\", \\\"title\\\": \\\"Recover\\\", \\\"description\\\": "
@@ -212,6 +218,8 @@ s_setup(void **state)
                          "\nmax_steps: 2\n"},
         {"asker.yaml", "agent: asker\ninstructions: You are the asker.\n"
                        "max_steps: 4\n"},
+        {"guarded.yaml", "agent: guarded\ninstructions: You are the "
+                         "guarded.\ntools: [t.guarded]\nmax_steps: 3\n"},
         {"chatter.yaml", "agent: chatter\ninstructions: You are the "
                          "chatter.\nmax_steps: 2\n"},
     };
@@ -266,6 +274,27 @@ s_wait(const char *id)
     if (error) // shown when a test fails on it
         fprintf(stderr, "run %s: %s\n", id, error);
     return view;
+}
+
+static const char *s_node_status(const json_t *view, const char *node);
+
+// Polls run.get until node reaches status (a deadline fails the test).
+static json_t *
+s_wait_node(const char *id, const char *node, const char *status)
+{
+    for (int i = 0; i < FIXTURE_WAIT_MS / 10; i++) {
+        orcs_status rc;
+        json_t *view = fixture_ask(&s_env.f, "orchestrator", "run.get",
+                                   json_pack("{s:s}", "run", id), &rc);
+        assert_int_equal(rc, ORCS_OK);
+        const char *now = s_node_status(view, node);
+        if (now && strcmp(now, status) == 0)
+            return view;
+        json_decref(view);
+        usleep(10000);
+    }
+    fail_msg("run %s: node %s never became %s", id, node, status);
+    return NULL;
 }
 
 static const char *
@@ -570,7 +599,7 @@ test_approvals(void **state)
     assert_int_equal(s_decide("a-1", left, true), ORCS_OK);
     assert_int_equal(s_decide("a-1", left, true), ORCS_EEXIST);
     assert_int_equal(s_decide("a-1", "a-nope", true), ORCS_ENOTFOUND);
-    view = s_wait("a-1");
+    view = s_wait_node("a-1", "l2", "completed");
     assert_string_equal(s_status(view), "waiting_approval");
     assert_string_equal(s_node_status(view, "l2"), "completed");
     json_decref(view);
@@ -851,6 +880,49 @@ test_planner_corrects_and_replans(void **state)
     json_decref(view);
 }
 
+// An agent's call of a tool that needs approval parks the run until a
+// human approves; then the call runs (once) and the agent goes on.
+static void
+test_agent_tool_approval(void **state)
+{
+    (void) state;
+    s_write("agtool.yaml", "workflow: agtool\nnodes:\n"
+                           "  use: {kind: agent, agent: guarded.yaml, "
+                           "input: go}\n");
+    assert_int_equal(s_start("agtool.yaml", "ag-1", NULL), ORCS_OK);
+    json_t *view = s_wait("ag-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    json_t *approval = json_array_get(json_object_get(view, "approvals"), 0);
+    assert_string_equal(json_string_value(json_object_get(approval, "kind")),
+                        "agent_tool");
+    assert_string_equal(json_string_value(json_object_get(approval, "node")),
+                        "use");
+    char id[64];
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(approval, "id")));
+    json_decref(view);
+    assert_int_equal(s_calls_of("ag-1/1/c1"), 0);
+    assert_int_equal(s_decide("ag-1", id, true), ORCS_OK);
+    view = s_wait("ag-1");
+    assert_string_equal(s_status(view), "completed");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(view, "output"), "use")),
+                        "used it");
+    assert_int_equal(s_calls_of("ag-1/1/c1"), 1);
+    json_decref(view);
+    // rejected: the agent is told and the tool never runs
+    assert_int_equal(s_start("agtool.yaml", "ag-2", NULL), ORCS_OK);
+    view = s_wait("ag-2");
+    assert_string_equal(s_status(view), "waiting_approval");
+    snprintf(id, sizeof id, "%s", s_pending(view, "use"));
+    json_decref(view);
+    assert_int_equal(s_decide("ag-2", id, false), ORCS_OK);
+    view = s_wait("ag-2");
+    assert_string_equal(s_status(view), "completed");
+    assert_int_equal(s_calls_of("ag-2/1/c1"), 0);
+    json_decref(view);
+}
+
 int
 main(void)
 {
@@ -869,6 +941,7 @@ main(void)
         cmocka_unit_test(test_agent_node_thread),
         cmocka_unit_test(test_interrupt_answers_question),
         cmocka_unit_test(test_planner_corrects_and_replans),
+        cmocka_unit_test(test_agent_tool_approval),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
