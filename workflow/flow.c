@@ -523,10 +523,15 @@ s_absolute_dir(const char *dir, char *buf, size_t size)
     if (!dir || !*dir)
         snprintf(buf, size, "%s", cwd);
     else if (!realpath(dir, buf)) {
-        if (dir[0] == '/')
+        size_t c = dir[0] == '/' ? 0 : strlen(cwd), d = strlen(dir);
+        if (c + d + 2 > size) { // does not fit: keep what was given
             snprintf(buf, size, "%s", dir);
-        else
-            snprintf(buf, size, "%s/%s", cwd, dir);
+            return;
+        }
+        memcpy(buf, cwd, c);
+        if (c)
+            buf[c++] = '/';
+        memcpy(buf + c, dir, d + 1);
     }
 }
 

@@ -396,6 +396,10 @@ s_needs(s_node_t *n)
     node->needs = orcs_calloc(count ? count : 1, sizeof *node->needs);
     char base[ORCS__WF_PATH_MAX], path[ORCS__WF_PATH_MAX];
     orcs__wf_path(base, sizeof base, n->path, "needs");
+    // Long lists (a fan-in of thousands) find repeats in a bitmap, short
+    // ones by looking back: linear either way.
+    size_t total = json_object_size(n->w->index);
+    uint8_t *seen = count > 16 ? orcs_calloc(total / 8 + 1, 1) : NULL;
     for (size_t i = 0; i < count; i++) {
         json_t *item = json_array_get(needs, i);
         orcs__wf_item(path, sizeof path, base, i);
@@ -413,14 +417,19 @@ s_needs(s_node_t *n)
             continue;
         }
         bool twice = false;
-        for (size_t k = 0; k < node->needs_count; k++)
-            twice |= node->needs[k] == need;
+        if (seen && (size_t) need < total) {
+            twice = seen[need / 8] & (1u << (need % 8));
+            seen[need / 8] |= (uint8_t) (1u << (need % 8));
+        } else
+            for (size_t k = 0; k < node->needs_count; k++)
+                twice |= node->needs[k] == need;
         if (twice)
             orcs__wf_error(n->ctx, path, false, "%s is listed twice",
                            orcs__json_describe(quoted, sizeof quoted, item));
         else
             node->needs[node->needs_count++] = need;
     }
+    free(seen);
 }
 
 static void

@@ -128,6 +128,8 @@ o_run_new(o_state_t *self,
     run->attempt = 1;
     run->durable = wf ? wf->durable : true;
     run->approvals = json_object();
+    run->owner = self;
+    run->record_dirty = true;
     run->waiters = zlist_new();
     run->effects = zlist_new();
     run->committing = zlist_new();
@@ -279,6 +281,7 @@ o_run_set_status(o_state_t *self, o_run_t *run, orcs_record_status status)
         return;
     run->status = status;
     run->updated_us = orcs_clock_wall_us();
+    run->record_dirty = true;
     o_checkpoint(self, run, O_EV_RUN, NULL, status, run->detail);
     o_effect_publish(run, "run.status",
                      json_pack("{s:s}", "status", o_run_status_name(status)));
@@ -295,7 +298,10 @@ o_task_set(o_state_t *self,
     if (o_final(status) || status == ORCS_RECORD_INDETERMINATE)
         task->finished_us = orcs_clock_wall_us();
     o_put_task(self, task);
-    o_checkpoint(self, run, event, task, status, task->detail);
+    // A start is in the task record (started_us, attempt); a checkpoint
+    // records every other transition.
+    if (event != O_EV_STARTED)
+        o_checkpoint(self, run, event, task, status, task->detail);
     if (!task->parent) {
         json_t *nodes = json_object_get(run->ctx, "nodes");
         json_t *entry = json_object_get(nodes, task->id);
@@ -309,6 +315,8 @@ o_task_set(o_state_t *self,
             json_object_set(entry, "output",
                             task->output ? task->output : json_null());
     }
+    if (!o_watched(run))
+        return; // nobody listens: build no event
     json_t *body = json_pack("{s:s, s:s, s:I}", "node", task->id, "status",
                              o_task_status_name(status), "attempt",
                              (json_int_t) task->attempt);

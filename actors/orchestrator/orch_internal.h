@@ -40,6 +40,7 @@ typedef enum {
 } o_event;
 
 typedef struct o_run_t o_run_t;
+typedef struct o_state_t o_state_t;
 typedef struct o_task_t o_task_t;
 
 // One unit of work: a top-level node, an item of a map, a round of a loop.
@@ -120,8 +121,12 @@ struct o_run_t {
     zlist_t *effects;    // o_effect_t *, this round
     zlist_t *committing; // effects of the write in flight
     bool writing;
-    bool finished; // final status reached and recorded
-    bool released; // finished and idle: may be freed
+    bool finished;     // final status reached and recorded
+    bool released;     // finished and idle: may be freed
+    bool record_dirty; // the RunRecord must be written this round
+    bool watched;      // someone subscribes to run.<id>. (this round)
+    uint64_t watch_round;
+    o_state_t *owner;
     o_run_t *next, *prev;
 };
 
@@ -168,7 +173,7 @@ typedef struct {
     uint32_t attempt;
 } o_timer_t;
 
-typedef struct {
+struct o_state_t {
     orcs_actor_t *actor;
     orcs_node_t *node;
     orcs_store_t *store;
@@ -184,7 +189,8 @@ typedef struct {
     char model[ORCS_MSG_ADDRESS_MAX + 1];    // model actor
     char toolexec[ORCS_MSG_ADDRESS_MAX + 1]; // toolexec actor
     uint64_t started, completed, failed, resumed, bad_requests;
-} o_state_t;
+    uint64_t round; // messages and timers handled (o_watched)
+};
 
 // ---- engine.c
 
@@ -306,7 +312,14 @@ void o_effect_reply(o_run_t *run,
                     const orcs_msg_t *request,
                     orcs_status status,
                     json_t *body);
+// As o_effect_reply, taking the request (*request_p set to NULL).
+void o_effect_reply_take(o_run_t *run,
+                         orcs_msg_t **request_p,
+                         orcs_status status,
+                         json_t *body);
 void o_effect_publish(o_run_t *run, const char *event, json_t *body);
+// Whether anyone subscribes to the run's events (checked once a round).
+bool o_watched(o_run_t *run);
 // Ends a round: write the batch (or run the effects at once when not
 // durable or nothing changed).
 void o_flush(o_state_t *self, o_run_t *run);

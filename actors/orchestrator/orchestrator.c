@@ -172,8 +172,9 @@ s_exists(o_state_t *self, const char *id)
 }
 
 static void
-s_start(o_state_t *self, orcs_msg_t *msg, const json_t *body)
+s_start(o_state_t *self, orcs_msg_t **msg_p, const json_t *body)
 {
+    orcs_msg_t *msg = *msg_p;
     const char *path = json_string_value(json_object_get(body, "workflow"));
     const json_t *doc = json_object_get(body, "doc");
     const json_t *plan = json_object_get(body, "plan");
@@ -265,9 +266,9 @@ s_start(o_state_t *self, orcs_msg_t *msg, const json_t *body)
         o_run_set_status(self, run, ORCS_RECORD_RUNNING);
         o_plan_ask(self, run);
     }
-    o_effect_reply(run, msg, ORCS_OK,
-                   json_pack("{s:s, s:s}", "run", run->id, "status",
-                             o_run_status_name(run->status)));
+    o_effect_reply_take(run, msg_p, ORCS_OK,
+                        json_pack("{s:s, s:s}", "run", run->id, "status",
+                                  o_run_status_name(run->status)));
     o_run_advance(self, run);
     o_flush(self, run);
 }
@@ -614,6 +615,7 @@ s_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
     o_state_t *self = state;
     orcs_msg_t *msg = *msg_p;
     orcs_msg_kind kind = orcs_msg_kind_of(msg);
+    self->round++;
     if (kind == ORCS_MSG_REPLY || kind == ORCS_MSG_TIMEOUT) {
         o_on_reply(self, msg);
         return ORCS_OK;
@@ -626,7 +628,7 @@ s_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         return ORCS_OK;
     }
     if (strcmp(type, "run.start") == 0)
-        s_start(self, msg, body);
+        s_start(self, msg_p, body);
     else if (strcmp(type, "run.get") == 0)
         s_get(self, msg, body, false);
     else if (strcmp(type, "run.wait") == 0)
@@ -661,6 +663,7 @@ s_on_timer(orcs_actor_t *actor, void *state, uint64_t timer_id, void *arg)
 {
     (void) actor, (void) arg;
     o_state_t *self = state;
+    self->round++;
     o_timer_t *timer =
         zhashx_lookup(self->timers, (void *) (uintptr_t) timer_id);
     if (!timer)

@@ -16,6 +16,7 @@
 #include "orcs/runs.h"
 #include "orcs/sys.h"
 #include "records.pb.h"
+#include "runtime/internal.h"
 
 #define S_KEEP_FINISHED 1024 // finished runs kept in memory for run.get
 
@@ -223,8 +224,40 @@ o_effect_reply(o_run_t *run,
 }
 
 void
+o_effect_reply_take(o_run_t *run,
+                    orcs_msg_t **request_p,
+                    orcs_status status,
+                    json_t *body)
+{
+    o_effect_t *fx = orcs_calloc(1, sizeof *fx);
+    fx->kind = O_FX_REPLY;
+    fx->request = *request_p; // no copy of a big request
+    *request_p = NULL;
+    fx->status = status;
+    fx->body = body;
+    zlist_append(run->effects, fx);
+}
+
+bool
+o_watched(o_run_t *run)
+{
+    o_state_t *self = run->owner;
+    if (run->watch_round != self->round) { // once per round
+        char topic[ORCS_MSG_TOPIC_MAX + 1];
+        o_fmt(topic, sizeof topic, "run.%s.node.status", run->id);
+        run->watched = orcs__node_has_subscriber(self->node, topic);
+        run->watch_round = self->round;
+    }
+    return run->watched;
+}
+
+void
 o_effect_publish(o_run_t *run, const char *event, json_t *body)
 {
+    if (!o_watched(run)) {
+        json_decref(body);
+        return;
+    }
     o_effect_t *fx = orcs_calloc(1, sizeof *fx);
     fx->kind = O_FX_PUBLISH;
     o_fmt(fx->topic, sizeof fx->topic, "%s", event);
@@ -291,7 +324,9 @@ o_flush(o_state_t *self, o_run_t *run)
         if (run->writing)
             return; // o_written flushes again
         if (run->durable && run->batch && orcs_batch_size(run->batch) > 0) {
-            o_put_run(self, run);
+            if (run->record_dirty) // the checkpoints hold the rest
+                o_put_run(self, run);
+            run->record_dirty = false;
             uint64_t id = ++self->next_write;
             zhashx_insert(self->writes, (void *) (uintptr_t) id,
                           orcs_strdup(run->id));
@@ -325,6 +360,7 @@ void
 o_written(void *state, uint64_t id, orcs_status status)
 {
     o_state_t *self = state;
+    self->round++;
     o_run_t *run = NULL;
     if (id) {
         char *run_id = zhashx_lookup(self->writes, (void *) (uintptr_t) id);

@@ -87,6 +87,25 @@ s_load_entry(const void *key,
     return true;
 }
 
+// Keeps the sequence of the last checkpoint key (RUN \0 seq, big-endian).
+static bool
+s_last_seq(const void *key,
+           size_t key_size,
+           const void *value,
+           size_t value_size,
+           void *arg)
+{
+    (void) value, (void) value_size;
+    if (key_size < 8)
+        return true;
+    const uint8_t *k = (const uint8_t *) key + key_size - 8;
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | k[i];
+    *(uint64_t *) arg = seq;
+    return true;
+}
+
 // Whether the task may run again after a crash.
 static bool
 s_idempotent(o_state_t *self, const o_task_t *task)
@@ -311,6 +330,7 @@ s_resume(o_state_t *self, const char *id)
                      .approvals = json_object(),
                      .prefix = n + 1};
     RunRecord record;
+    uint64_t last_seq = 0;
     orcs_store_txn_t *txn = NULL;
     orcs_status rc = orcs_store_txn_begin(self->store, &txn);
     if (rc == ORCS_OK) {
@@ -322,6 +342,11 @@ s_resume(o_state_t *self, const char *id)
         if (rc == ORCS_OK)
             rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1,
                                      s_load_entry, &load);
+        // The run record is written when its status changes; the last
+        // checkpoint's key holds the sequence to go on from.
+        if (rc == ORCS_OK)
+            rc = orcs_store_txn_scan(txn, ORCS_DB_CHECKPOINTS, prefix, n + 1,
+                                     s_last_seq, &last_seq);
         orcs_store_txn_end(&txn);
     }
     orcs_workflow_t *wf = NULL;
@@ -349,7 +374,8 @@ s_resume(o_state_t *self, const char *id)
     json_t *inputs = json_incref(json_object_get(load.def, "inputs"));
     o_run_t *run = o_run_new(self, id, wf, inputs, load.def);
     run->created_us = record.created_us;
-    run->seq = record.checkpoint_seq;
+    run->seq =
+        last_seq > record.checkpoint_seq ? last_seq : record.checkpoint_seq;
     run->attempt = record.attempt + 1;
     run->auto_approve = json_is_true(json_object_get(load.def, "auto_approve"));
     run->status = record.status == ORCS_RECORD_PAUSED ? ORCS_RECORD_PAUSED
