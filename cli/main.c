@@ -23,13 +23,21 @@ static const char s_usage[] =
     "  node      run a node in the foreground (supervision tree from a "
     "config)\n"
     "  status    show a running node's supervision tree and counters\n"
-    "  run       run an agent on a prompt, with live progress\n"
+    "  run       run a workflow (FLOW.yaml) or an agent (--agent), with live\n"
+    "            progress\n"
+    "  plan      have a planner agent turn a request into a workflow (and "
+    "run it)\n"
+    "  runs      list, show, cancel, pause and resume workflow runs\n"
+    "  approve   approve or reject a run's pending approval\n"
+    "  validate  check a workflow file\n"
     "  tools     list, rank, check and reload tools\n"
     "  store     memory keys, snapshots and artifacts of a data directory\n"
     "  child     host one actor for a node's supervisor (internal)\n"
     "\n"
     "Run 'orcs COMMAND --help' for a command's options.\n"
-    "Exit codes: 0 ok, 1 failure, 2 usage or config error.\n";
+    "Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 a run waits "
+    "for\n"
+    "a human (run, plan, runs resume).\n";
 
 static const char s_node_usage[] =
     "usage: orcs node [--config FILE] [--data DIR] [--log LEVEL]\n"
@@ -302,6 +310,14 @@ main(int argc, char **argv)
         code = orcs__cli_run_main(argc - 1, argv + 1);
     else if (strcmp(command, "tools") == 0)
         code = orcs__cli_tools_main(argc - 1, argv + 1);
+    else if (strcmp(command, "plan") == 0)
+        code = orcs__cli_plan_main(argc - 1, argv + 1);
+    else if (strcmp(command, "runs") == 0)
+        code = orcs__cli_runs_main(argc - 1, argv + 1);
+    else if (strcmp(command, "approve") == 0)
+        code = orcs__cli_approve_main(argc - 1, argv + 1);
+    else if (strcmp(command, "validate") == 0)
+        code = orcs__cli_validate_main(argc - 1, argv + 1);
     else {
         fprintf(stderr, "orcs: unknown command '%s'\n\n%s", command, s_usage);
         code = EXIT_USAGE;

@@ -142,44 +142,52 @@ s_watch(void *arg)
     return NULL;
 }
 
-// Sets the `default` provider from the flags.
-static void
-s_apply_model_flags(json_t *doc,
-                    const char *url,
-                    const char *model,
-                    const char *key_env,
-                    const char *replay)
+static bool
+s_ends_with(const char *s, const char *suffix)
 {
-    if (!url && !model && !key_env && !replay)
-        return;
-    json_t *models = json_object_get(doc, "models");
-    if (!json_is_object(models)) {
-        models = json_object();
-        json_object_set_new(doc, "models", models);
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+// Whether argv asks for an agent run: --agent is given, or nothing names
+// a workflow file (.yaml, .yml, .json) and --help is not asked for (the
+// workflow help covers both).
+static bool
+s_is_agent_run(int argc, char **argv)
+{
+    static const char *const with_value[] = {
+        "--config",        "--data",   "--model-url", "--model",
+        "--model-key-env", "--replay", "--input",     "--run",
+        "--timeout",       "--log",    NULL};
+    bool workflow = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        for (int j = 0; with_value[j]; j++)
+            if (strcmp(arg, with_value[j]) == 0) {
+                arg = NULL;
+                i++; // its value
+                break;
+            }
+        if (!arg)
+            continue;
+        if (strcmp(arg, "--agent") == 0 || strncmp(arg, "--agent=", 8) == 0
+            || strcmp(arg, "-a") == 0)
+            return true;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            workflow = true;
+        else if (arg[0] != '-'
+                 && (s_ends_with(arg, ".yaml") || s_ends_with(arg, ".yml")
+                     || s_ends_with(arg, ".json")))
+            workflow = true;
     }
-    json_t *provider = json_object_get(models, "default");
-    if (!json_is_object(provider) || replay || url) {
-        provider = json_object();
-        json_object_set_new(models, "default", provider);
-    }
-    if (replay) {
-        char absolute[PATH_MAX];
-        json_object_set_new(
-            provider, "replay",
-            json_string(realpath(replay, absolute) ? absolute : replay));
-        return;
-    }
-    if (url)
-        json_object_set_new(provider, "base_url", json_string(url));
-    if (model)
-        json_object_set_new(provider, "model", json_string(model));
-    if (key_env)
-        json_object_set_new(provider, "api_key_env", json_string(key_env));
+    return !workflow;
 }
 
 int
 orcs__cli_run_main(int argc, char **argv)
 {
+    if (!s_is_agent_run(argc, argv))
+        return orcs__cli_flow_run_main(argc, argv); // cli/flow.c
     static const struct option options[] = {
         {"agent", required_argument, NULL, 'a'},
         {"config", required_argument, NULL, 'c'},
@@ -197,10 +205,9 @@ orcs__cli_run_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *agent_path = NULL, *config_path = NULL, *data = NULL;
-    const char *url = NULL, *model = NULL, *key_env = NULL, *replay = NULL;
+    const char *agent_path = NULL;
+    orcs__cli_node_opts_t node_opts = {.log = "warn"};
     const char *run_id = NULL;
-    const char *log = "warn";
     long timeout_s = 3600;
     bool as_json = false;
     int progress = isatty(STDERR_FILENO) ? 1 : 0;
@@ -213,22 +220,22 @@ orcs__cli_run_main(int argc, char **argv)
                 agent_path = optarg;
                 break;
             case 'c':
-                config_path = optarg;
+                node_opts.config = optarg;
                 break;
             case 'd':
-                data = optarg;
+                node_opts.data = optarg;
                 break;
             case 'u':
-                url = optarg;
+                node_opts.model_url = optarg;
                 break;
             case 'm':
-                model = optarg;
+                node_opts.model = optarg;
                 break;
             case 'k':
-                key_env = optarg;
+                node_opts.key_env = optarg;
                 break;
             case 'r':
-                replay = optarg;
+                node_opts.replay = optarg;
                 break;
             case 'i':
                 run_id = optarg;
@@ -246,7 +253,7 @@ orcs__cli_run_main(int argc, char **argv)
                 progress = -1;
                 break;
             case 'l':
-                log = optarg;
+                node_opts.log = optarg;
                 break;
             case 'h':
                 fputs(s_usage, stdout);
@@ -259,13 +266,12 @@ orcs__cli_run_main(int argc, char **argv)
     if (!agent_path || optind != argc - 1 || timeout_s <= 0
         || timeout_s > 86400 * 7) {
         fprintf(stderr, "orcs run: %s\n\n%s",
-                !agent_path ? "--agent FILE is required (workflow runs come "
-                              "with the workflow engine)"
+                !agent_path ? "give a workflow file (FLOW.yaml) or --agent FILE"
                             : "give exactly one PROMPT",
                 s_usage);
         return ORCS__CLI_EXIT_USAGE;
     }
-    if (orcs__cli_set_log("run", log) != 0)
+    if (orcs__cli_set_log("run", node_opts.log) != 0)
         return ORCS__CLI_EXIT_USAGE;
     const char *prompt = argv[optind];
     char err[1024] = "";
@@ -277,34 +283,16 @@ orcs__cli_run_main(int argc, char **argv)
     char name[ORCS_ACTOR_NAME_MAX + 1];
     snprintf(name, sizeof name, "%s",
              json_string_value(json_object_get(agent, "agent")));
-    orcs_config_t *config = NULL;
-    if (config_path
-        && orcs_config_load(config_path, &config, err, sizeof err) != ORCS_OK) {
-        fprintf(stderr, "orcs run: %s\n", err);
-        json_decref(agent);
-        return ORCS__CLI_EXIT_USAGE;
-    }
-    if (!config)
-        config = orcs_config_new_default();
-    json_t *doc = orcs_config_doc(config);
-    if (data)
-        json_object_set_new(doc, "data", json_string(data));
-    s_apply_model_flags(doc, url, model, key_env, replay);
     char absolute[PATH_MAX];
     if (!realpath(agent_path, absolute))
         snprintf(absolute, sizeof absolute, "%s", agent_path);
-    orcs_node_t *node = orcs_node_new();
-    orcs_status rc = orcs_node_configure(node, doc, orcs_config_dir(config));
-    orcs_config_destroy(&config);
-    if (rc == ORCS_OK)
-        rc = orcs_node_start(node);
-    if (rc != ORCS_OK) {
-        fprintf(stderr, "orcs run: cannot start a node: %s\n",
-                orcs_node_error(node, err, sizeof err));
-        orcs_node_destroy(&node);
+    orcs_node_t *node = NULL;
+    int started = orcs__cli_node_start("run", &node_opts, &node);
+    if (started) {
         json_decref(agent);
-        return rc == ORCS_ECONFIG ? ORCS__CLI_EXIT_USAGE : ORCS__CLI_EXIT_FAIL;
+        return started;
     }
+    orcs_status rc;
     json_t *child =
         json_pack("{s:s, s:s, s:s, s:{s:s}}", "name", name, "actor", "agent",
                   "restart", "temporary", "config", "file", absolute);
