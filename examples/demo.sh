@@ -51,4 +51,17 @@ echo
 echo "== an agent, offline: orcs run --agent examples/agent/calc.yaml (replay cassette)"
 "$orcs" run --agent "$here/agent/calc.yaml" --config "$here/agent/node.yaml" \
     --data "$data/agent" --progress "What are 2 + 3 and 10 + 20?"
-echo "== demo done: node exited 0, the agent answered"
+echo
+echo "== a team, offline: orcs plan --run (examples/research_planner, replay cassette)"
+echo "   a planner splits the question into research, data and writing tasks;"
+echo "   the cassette's first plan names an unknown role, orcs refuses it and"
+echo "   the planner corrects it; research and"
+echo "   data run in parallel; writing waits for an approval (--auto-approve)"
+"$orcs" plan "How do heat pumps compare to gas boilers?" \
+    --planner "$here/research_planner/plan.yaml" \
+    --config "$here/research_planner/node.yaml" \
+    --data "$data/team" --id demo-team --run --auto-approve --progress
+echo
+echo "== the run's summary: orcs runs show demo-team"
+"$orcs" runs show demo-team --data "$data/team"
+echo "== demo done: node exited 0, the agent answered, the team's run completed"
