@@ -567,7 +567,7 @@ test_workflow_loads_hello(void **state)
     assert_int_equal(start->timeout_ms, 0);
     assert_int_equal(start->on_error, ORCS_WF_ROUTE_FAIL);
     assert_int_equal(start->on_indeterminate, ORCS_WF_INDET_ASK);
-    assert_int_equal(start->line, 9);
+    assert_int_equal(start->line, 11);
     assert_false(start->routed);
 
     const orcs_wf_node_t *route = s_node(wf, "route");
