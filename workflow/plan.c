@@ -275,8 +275,9 @@ s_emit(json_t *nodes, const s_task_t *t)
         const char *need = json_string_value(json_array_get(needs, k));
         size_t size = 2 * strlen(need) + 64;
         char *part = orcs_malloc(size);
-        int n = snprintf(part, size, "\n\n%s:\n${{ json(nodes.%s.output) }}",
-                         need, need);
+        int n =
+            snprintf(part, size, "\n\n%s:\n${{ json(nodes[\"%s\"].output) }}",
+                     need, need);
         text = orcs_realloc(text, len + (size_t) n + 1);
         memcpy(text + len, part, (size_t) n + 1);
         len += (size_t) n;
@@ -329,14 +330,14 @@ s_end(json_t *nodes, const char *output)
         if (json_object_get(needed, id))
             continue;
         char ref[ORCS_WF_ID_MAX + 32];
-        snprintf(ref, sizeof ref, "${{ nodes.%s.output }}", id);
+        snprintf(ref, sizeof ref, "${{ nodes[\"%s\"].output }}", id);
         json_array_append_new(sinks, json_string(id));
         json_object_set_new(all, id, json_string(ref));
     }
     json_t *out = all;
     if (output) {
         char ref[ORCS_WF_ID_MAX + 32];
-        snprintf(ref, sizeof ref, "${{ nodes.%s.output }}", output);
+        snprintf(ref, sizeof ref, "${{ nodes[\"%s\"].output }}", output);
         json_decref(all);
         out = json_string(ref);
     }

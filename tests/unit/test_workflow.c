@@ -904,7 +904,7 @@ test_plan_compiles_to_a_loadable_doc(void **state)
     assert_int_equal(b->needs_count, 1); // repeats dropped
     const char *input = json_string_value(json_object_get(b->spec, "input"));
     assert_non_null(strstr(input, "Write"));
-    assert_non_null(strstr(input, "${{ json(nodes.a.output) }}"));
+    assert_non_null(strstr(input, "${{ json(nodes[\"a\"].output) }}"));
     const char *a_input =
         json_string_value(json_object_get(s_node(wf, "a")->spec, "input"));
     assert_non_null(strstr(a_input, "Look $${{ here")); // kept literal
@@ -922,7 +922,7 @@ test_plan_compiles_to_a_loadable_doc(void **state)
     assert_int_equal(end->needs_count, 2); // the sinks b and c
     const json_t *output = json_object_get(end->spec, "output");
     assert_string_equal(json_string_value(json_object_get(output, "b")),
-                        "${{ nodes.b.output }}");
+                        "${{ nodes[\"b\"].output }}");
     orcs_workflow_destroy(&wf);
     json_decref(doc);
     json_decref(roles);
@@ -996,7 +996,7 @@ test_plan_keeps_nodes_and_names_an_output(void **state)
     assert_int_equal(s_node(wf, "b")->needs[0], orcs_workflow_find(wf, "a"));
     assert_string_equal(
         json_string_value(json_object_get(s_node(wf, "end")->spec, "output")),
-        "${{ nodes.b.output }}");
+        "${{ nodes[\"b\"].output }}");
     orcs_workflow_destroy(&wf);
     json_decref(doc);
     json_decref(roles);
