@@ -153,8 +153,13 @@ s_reawaken(o_state_t *self, o_task_t *task)
 {
     o_run_t *run = task->run;
     if (task->status == ORCS_RECORD_WAITING) {
-        // parked on an approval: still pending, or decided meanwhile
+        // Parked on an approval: still pending, or decided meanwhile. A
+        // task asked before (an indeterminate call approved, then parked
+        // again) has older decided approvals: a pending one wins, else the
+        // newest.
         json_t *approval = NULL;
+        bool approval_pending = false;
+        json_int_t approval_us = 0;
         const char *key;
         json_t *candidate;
         json_object_foreach(run->approvals, key, candidate)
@@ -163,9 +168,19 @@ s_reawaken(o_state_t *self, o_task_t *task)
                 json_string_value(json_object_get(candidate, "node"));
             const char *state =
                 json_string_value(json_object_get(candidate, "state"));
-            if (node && strcmp(node, task->id) == 0 && state
-                && (strcmp(state, "pending") == 0 || !approval))
-                approval = candidate;
+            if (!node || strcmp(node, task->id) != 0 || !state)
+                continue;
+            bool pending = strcmp(state, "pending") == 0;
+            json_int_t created =
+                json_integer_value(json_object_get(candidate, "created_us"));
+            if (approval && approval_pending && !pending)
+                continue;
+            if (approval && pending == approval_pending
+                && created < approval_us)
+                continue;
+            approval = candidate;
+            approval_pending = pending;
+            approval_us = created;
         }
         run->active++;
         if (!approval) { // the approval never became durable: ask again

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "orcs/doc.h"
+#include "orcs/runs.h"
 #include "orcs/store.h"
 #include "orcs/tools.h"
 
@@ -704,6 +706,63 @@ test_approval_survives_restart(void **state)
     free(value);
 }
 
+// A task asked twice (here: an older approval already decided "approved")
+// whose newer approval is rejected offline, on the store, while no node
+// runs: the next node applies the newest decision, the rejection.
+static void
+test_offline_reject_newest_wins(void **state)
+{
+    (void) state;
+    s_write(
+        "offline.yaml",
+        "workflow: offline\nnodes:\n"
+        "  gate: {kind: approval, prompt: 'go on?'}\n"
+        "  last: {kind: tool, tool: t.echo, needs: [gate], args: {n: 1}}\n");
+    assert_int_equal(s_start("offline.yaml", "o-1", NULL), ORCS_OK);
+    json_t *view = s_wait("o-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_pending(view, "gate"));
+    json_decref(view);
+    // an earlier approval of the same task, approved; its id sorts
+    // before and after the real one's in turn so key order cannot decide
+    orcs_store_t *store = orcs_node_store(s_env.f.node);
+    const char *olds[] = {"a-000000000000", "a-ffffffffffff"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *old = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", olds[i], "node",
+            "gate", "kind", "node", "prompt", "earlier", "state", "approved",
+            "created_us", (json_int_t) 1, "decided_us", (json_int_t) 2);
+        char key[128];
+        size_t key_size = orcs_runs_key(key, sizeof key, "o-1", 'a', olds[i]);
+        assert_true(key_size > 0);
+        uint8_t *data = NULL;
+        size_t size = 0;
+        assert_int_equal(orcs_doc_encode(old, &data, &size), ORCS_OK);
+        orcs_batch_t *batch = orcs_batch_new();
+        assert_int_equal(
+            orcs_batch_put(batch, ORCS_DB_TASKS, key, key_size, data, size),
+            ORCS_OK);
+        assert_int_equal(orcs_store_write(store, &batch), ORCS_OK);
+        free(data);
+        json_decref(old);
+    }
+    s_node_stop();
+    char path[256];
+    snprintf(path, sizeof path, "%s/store", s_env.f.data);
+    store = orcs_store_new();
+    assert_int_equal(orcs_store_open(store, path, NULL), ORCS_OK);
+    assert_int_equal(orcs_runs_decide(store, "o-1", id, false, "no", "test"),
+                     ORCS_OK);
+    orcs_store_destroy(&store);
+    assert_int_equal(s_node_start(), ORCS_OK);
+    view = s_wait("o-1");
+    assert_string_equal(s_status(view), "failed");
+    assert_string_equal(s_node_status(view, "gate"), "failed");
+    assert_int_equal(s_calls_of("o-1/0/last"), 0);
+    json_decref(view);
+}
+
 static void
 test_bad_requests(void **state)
 {
@@ -937,6 +996,7 @@ main(void)
         cmocka_unit_test(test_approval_timeout_escalates),
         cmocka_unit_test(test_tool_needs_approval),
         cmocka_unit_test(test_approval_survives_restart),
+        cmocka_unit_test(test_offline_reject_newest_wins),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_agent_node_thread),
         cmocka_unit_test(test_interrupt_answers_question),
