@@ -2,12 +2,16 @@
     SPDX-License-Identifier: MPL-2.0
 
     The writer takes every batch queued at that moment (up to a cap), opens
-    one LMDB write transaction, applies each batch in a nested transaction
-    (its checks first, then its puts and deletes) so a failed check or a
-    batch too big for the map only undoes that batch, commits the parent
-    once (one sync for all of them), and only then tells each writer its
-    result. A group of one batch skips the nested transaction: aborting the
-    parent undoes the same.
+    one LMDB write transaction, applies each batch (its checks first, then
+    its puts and deletes), commits once (one sync for all of them), and only
+    then tells each writer its result. A failed check undoes nothing: checks
+    run before a batch's first put. A put or delete that fails half-way
+    through a batch (anything but a full map, which grows) would leave part
+    of it in the transaction: the group is then aborted and applied again
+    with each batch in a nested transaction, so only that batch fails.
+    Nested transactions are not the first choice because LMDB allocates
+    megabytes for each and merges its dirty pages into the parent's on
+    commit: a group of a hundred batches would pay that a hundred times.
 
     A full map aborts everything, grows the map (doubling, up to map_max)
     while holding grow_lock exclusively, so no read transaction is active as
@@ -77,8 +81,8 @@ s_batch_status(int rc)
     return orcs__store_from_mdb(rc, "applying a batch");
 }
 
-// Applies one batch of a group in its own nested transaction (or in the
-// parent when it is alone). Returns MDB_SUCCESS or the batch's error;
+// Applies one batch of a group in its own nested transaction, or in the
+// parent when not nested. Returns MDB_SUCCESS or the batch's error;
 // MDB_MAP_FULL is returned only when can_grow, after every transaction was
 // aborted (the caller grows the map and starts again).
 static int
@@ -110,12 +114,20 @@ s_apply_one(orcs_store_t *self,
     return rc;
 }
 
-// One attempt at a group. Returns false when the map must grow first
-// (nothing was committed); true when every request has its final status.
-static bool
+typedef enum {
+    S_DONE,   // every request has its final status
+    S_GROW,   // the map must grow first; nothing was committed
+    S_NESTED, // a batch failed half-way: apply again, nested
+} s_try_t;
+
+// One attempt at a group, each batch nested or not. Not nested, a batch
+// whose put or delete fails (other than a full map that can grow) aborts
+// the whole attempt with S_NESTED.
+static s_try_t
 s_try_group(orcs_store_t *self,
             orcs__store_req_t **reqs,
             size_t count,
+            bool nested,
             bool can_grow)
 {
     MDB_txn *parent = NULL;
@@ -129,24 +141,25 @@ s_try_group(orcs_store_t *self,
         orcs_status status = orcs__store_from_mdb(rc, "mdb_txn_begin");
         for (size_t i = 0; i < count; i++)
             reqs[i]->status = status;
-        return true;
+        return S_DONE;
     }
-    bool nested = count > 1;
     size_t applied = 0;
     for (size_t i = 0; i < count; i++) {
         rc = s_apply_one(self, parent, reqs[i], nested, can_grow);
         if (rc == MDB_MAP_FULL && can_grow)
-            return false; // parent aborted
-        if (rc != MDB_SUCCESS && !nested) {
+            return S_GROW; // parent aborted
+        if (rc != MDB_SUCCESS && rc != MDB_KEYEXIST && !nested) {
             mdb_txn_abort(parent);
-            return true;
+            if (count > 1)
+                return S_NESTED;
+            return S_DONE; // alone: its status is set, nothing applied
         }
         if (rc == MDB_SUCCESS)
             applied++;
     }
     rc = applied ? mdb_txn_commit(parent) : (mdb_txn_abort(parent), 0);
     if (rc == MDB_MAP_FULL && can_grow)
-        return false; // the commit's own pages did not fit; txn is freed
+        return S_GROW; // the commit's own pages did not fit; txn is freed
     orcs_status status = rc == MDB_SUCCESS
                              ? ORCS_OK
                              : orcs__store_from_mdb(rc, "mdb_txn_commit");
@@ -155,7 +168,7 @@ s_try_group(orcs_store_t *self,
             reqs[i]->status = status;
     if (rc == MDB_SUCCESS && applied)
         atomic_fetch_add(&self->commits, 1);
-    return true;
+    return S_DONE;
 }
 
 // Doubles the map (up to map_max). Returns false when it cannot grow.
@@ -186,13 +199,17 @@ static void
 s_apply_group(orcs_store_t *self, orcs__store_req_t **reqs, size_t count)
 {
     bool can_grow = true;
+    bool nested = false;
     for (;;) {
         for (size_t i = 0; i < count; i++)
             reqs[i]->status = ORCS_OK;
         can_grow = can_grow && atomic_load(&self->map_size) < self->map_max;
-        if (s_try_group(self, reqs, count, can_grow))
+        s_try_t result = s_try_group(self, reqs, count, nested, can_grow);
+        if (result == S_DONE)
             break;
-        if (!s_grow(self))
+        if (result == S_NESTED)
+            nested = true; // one batch failed half-way: isolate each
+        else if (!s_grow(self))
             can_grow = false; // apply again: what does not fit fails
     }
     for (size_t i = 0; i < count; i++) {
