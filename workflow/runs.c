@@ -613,6 +613,7 @@ typedef struct {
     int64_t now;
     orcs_batch_t *batch;
     orcs_status rc;
+    json_t *usage; // the usage so far (RUN\0r), or NULL
 } s_cancel_t;
 
 // Cancels an unfinished task record or a pending approval of the run.
@@ -625,6 +626,13 @@ s_cancel_entry(const void *key,
 {
     s_cancel_t *c = arg;
     const char *k = key;
+    if (key_size == c->prefix + 1 && k[c->prefix] == ORCS_RUNS_PART_RESULT) {
+        json_t *result = NULL; // a damaged one only loses the usage
+        if (orcs_doc_decode(value, value_size, NULL, &result) == ORCS_OK)
+            c->usage = json_incref(json_object_get(result, "usage"));
+        json_decref(result);
+        return true;
+    }
     if (key_size < c->prefix + 3 || k[c->prefix + 1] != 0)
         return true;
     char part = k[c->prefix];
@@ -667,17 +675,24 @@ s_cancel_entry(const void *key,
     return c->rc == ORCS_OK;
 }
 
-// The run's result as the orchestrator writes it when a run finishes.
+// The run's result as the orchestrator writes it when a run finishes,
+// with the usage so far (usage NULL: none).
 static orcs_status
-s_put_cancel_result(orcs_batch_t *batch, const char *run_id)
+s_put_cancel_result(orcs_batch_t *batch,
+                    const char *run_id,
+                    const json_t *usage)
 {
     char key[ORCS_STORE_KEY_MAX + 1];
     size_t key_size =
         orcs_runs_key(key, sizeof key, run_id, ORCS_RUNS_PART_RESULT, NULL);
-    json_t *result =
-        json_pack("{s:n, s:s, s:{s:i, s:i, s:i, s:f}}", "output", "error",
-                  S_CANCELLED, "usage", "prompt_tokens", 0, "completion_tokens",
-                  0, "requests", 0, "cost", 0.0);
+    json_t *result = json_pack(
+        "{s:n, s:s, s:{s:I, s:I, s:I, s:f}}", "output", "error", S_CANCELLED,
+        "usage", "prompt_tokens",
+        json_integer_value(json_object_get(usage, "prompt_tokens")),
+        "completion_tokens",
+        json_integer_value(json_object_get(usage, "completion_tokens")),
+        "requests", json_integer_value(json_object_get(usage, "requests")),
+        "cost", json_number_value(json_object_get(usage, "cost")));
     uint8_t *data = NULL;
     size_t size = 0;
     orcs_status rc = orcs_doc_encode(result, &data, &size);
@@ -753,8 +768,9 @@ s_status_batch(orcs_store_t *store,
         if (rc == ORCS_OK)
             rc = cancel.rc;
         if (rc == ORCS_OK)
-            rc = s_put_cancel_result(batch, run_id);
+            rc = s_put_cancel_result(batch, run_id, cancel.usage);
     }
+    json_decref(cancel.usage);
     orcs_store_txn_end(&txn);
     if (rc == ORCS_OK && !*done_p) {
         record.status = status;

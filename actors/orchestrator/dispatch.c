@@ -242,6 +242,7 @@ s_usage(o_run_t *run, const json_t *body)
                          ? json_integer_value(json_object_get(body, "steps"))
                          : 1;
     run->cost += json_number_value(json_object_get(body, "cost"));
+    o_put_result(run->owner, run); // the usage so far, durable with the step
 }
 
 // The run's budget was exceeded: say how, else NULL.

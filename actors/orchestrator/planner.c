@@ -175,6 +175,7 @@ o_plan_reply(o_state_t *self, o_run_t *run, orcs_msg_t *msg)
         json_integer_value(json_object_get(usage, "completion_tokens"));
     run->cost += json_number_value(json_object_get(body, "cost"));
     run->requests++;
+    o_put_result(self, run); // the usage so far
     char err[O_ERR_MAX] = "";
     json_t *plan = s_parse(json_object_get(body, "output"), err, sizeof err);
     json_decref(body);

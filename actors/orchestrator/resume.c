@@ -47,6 +47,7 @@ typedef struct {
     json_t *outputs;   // id -> output
     json_t *approvals; // id -> approval
     json_t *def;
+    json_t *usage; // from RUN\0r: the usage so far
     size_t prefix; // bytes of RUN\0
     bool damaged;
 } s_load_t;
@@ -66,6 +67,15 @@ s_load_entry(const void *key,
     if (part == 'd' && key_size == load->prefix + 1) {
         if (orcs_doc_decode(value, value_size, NULL, &load->def) != ORCS_OK)
             load->damaged = true;
+        return true;
+    }
+    if (part == 'r' && key_size == load->prefix + 1) {
+        json_t *result = NULL;
+        if (orcs_doc_decode(value, value_size, NULL, &result) == ORCS_OK)
+            load->usage = json_incref(json_object_get(result, "usage"));
+        else
+            load->damaged = true;
+        json_decref(result);
         return true;
     }
     if (key_size < load->prefix + 3)
@@ -383,6 +393,7 @@ s_resume(o_state_t *self, const char *id)
         json_decref(load.outputs);
         json_decref(load.approvals);
         json_decref(load.def);
+        json_decref(load.usage);
         return;
     }
     json_decref(errors);
@@ -393,6 +404,13 @@ s_resume(o_state_t *self, const char *id)
         last_seq > record.checkpoint_seq ? last_seq : record.checkpoint_seq;
     run->attempt = record.attempt + 1;
     run->auto_approve = json_is_true(json_object_get(load.def, "auto_approve"));
+    // the usage so far: budgets count what was spent before the restart
+    run->prompt_tokens =
+        json_integer_value(json_object_get(load.usage, "prompt_tokens"));
+    run->completion_tokens =
+        json_integer_value(json_object_get(load.usage, "completion_tokens"));
+    run->requests = json_integer_value(json_object_get(load.usage, "requests"));
+    run->cost = json_number_value(json_object_get(load.usage, "cost"));
     run->status = record.status == ORCS_RECORD_PAUSED ? ORCS_RECORD_PAUSED
                                                       : ORCS_RECORD_RUNNING;
     json_object_update(run->approvals, load.approvals);
@@ -444,6 +462,7 @@ s_resume(o_state_t *self, const char *id)
     orcs_log_info("orchestrator", "resumed run=%s attempt=%u", id,
                   run->attempt);
 done:
+    json_decref(load.usage);
     json_decref(load.tasks);
     json_decref(load.outputs);
     json_decref(load.approvals);

@@ -175,6 +175,9 @@ static const char s_cassette[] =
     "{\"content\": \"{\\\"tasks\\\": [{\\\"id\\\": \\\"x\\\", \\\"title\\\": "
     "\\\"X\\\", \\\"description\\\": \\\"x\\\", \\\"role\\\": \\\"ghost\\\", "
     "\\\"needs\\\": [\\\"nowhere\\\"]}]}\"}}\n"
+    "{\"match\": {\"contains\": \"You are the counter\"}, \"response\": "
+    "{\"content\": \"counted\", \"usage\": {\"prompt_tokens\": 30, "
+    "\"completion_tokens\": 12, \"total_tokens\": 42}}}\n"
     "{\"match\": {\"contains\": \"You are the writer\"}, \"response\": "
     "{\"content\": \"written\"}}\n"
     "{\"match\": {\"contains\": \"You are the asker\", \"after_tool\": "
@@ -224,6 +227,8 @@ s_setup(void **state)
                          "guarded.\ntools: [t.guarded]\nmax_steps: 3\n"},
         {"chatter.yaml", "agent: chatter\ninstructions: You are the "
                          "chatter.\nmax_steps: 2\n"},
+        {"counter.yaml", "agent: counter\ninstructions: You are the "
+                         "counter.\nmax_steps: 2\n"},
     };
     for (size_t i = 0; i < sizeof agents / sizeof agents[0]; i++)
         s_write(agents[i][0], agents[i][1]);
@@ -763,6 +768,49 @@ test_offline_reject_newest_wins(void **state)
     json_decref(view);
 }
 
+// The tokens a run spent before a restart stay in its usage (and so in
+// its budget) after it.
+static void
+test_usage_survives_restart(void **state)
+{
+    (void) state;
+    s_write("usage.yaml", "workflow: usage\nnodes:\n"
+                          "  count: {kind: agent, agent: counter.yaml, "
+                          "input: 'go'}\n"
+                          "  gate: {kind: approval, needs: [count]}\n");
+    assert_int_equal(s_start("usage.yaml", "u-1", NULL), ORCS_OK);
+    json_t *view = s_wait("u-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    json_t *usage = json_object_get(view, "usage");
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "prompt_tokens")), 30);
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_pending(view, "gate"));
+    json_decref(view);
+    s_node_stop();
+    // the store's view of the parked run has it
+    char path[256];
+    snprintf(path, sizeof path, "%s/store", s_env.f.data);
+    orcs_store_t *store = orcs_store_new();
+    assert_int_equal(orcs_store_open(store, path, NULL), ORCS_OK);
+    assert_int_equal(orcs_runs_view(store, "u-1", &view), ORCS_OK);
+    usage = json_object_get(view, "usage");
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "completion_tokens")), 12);
+    json_decref(view);
+    orcs_store_destroy(&store);
+    assert_int_equal(s_node_start(), ORCS_OK);
+    assert_int_equal(s_decide("u-1", id, true), ORCS_OK);
+    view = s_wait("u-1");
+    assert_string_equal(s_status(view), "completed");
+    usage = json_object_get(view, "usage");
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "prompt_tokens")), 30);
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "completion_tokens")), 12);
+    json_decref(view);
+}
+
 static void
 test_bad_requests(void **state)
 {
@@ -997,6 +1045,7 @@ main(void)
         cmocka_unit_test(test_tool_needs_approval),
         cmocka_unit_test(test_approval_survives_restart),
         cmocka_unit_test(test_offline_reject_newest_wins),
+        cmocka_unit_test(test_usage_survives_restart),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_agent_node_thread),
         cmocka_unit_test(test_interrupt_answers_question),

@@ -348,6 +348,11 @@ test_runs_set_status_pauses_resumes_and_cancels(void **state)
 {
     s_env_t *env = *state;
     s_waiting_run(env->store, "r-s");
+    // what the run spent so far, as the orchestrator keeps it
+    s_put_doc(env->store, "r-s", ORCS_RUNS_PART_RESULT, NULL,
+              "{\"output\": null, \"error\": null, \"usage\": "
+              "{\"prompt_tokens\": 7, \"completion_tokens\": 5, "
+              "\"requests\": 2, \"cost\": 0.5}}");
     assert_int_equal(
         orcs_runs_set_status(env->store, "r-s", ORCS_RECORD_PAUSED), ORCS_OK);
     json_t *view = NULL;
@@ -369,6 +374,11 @@ test_runs_set_status_pauses_resumes_and_cancels(void **state)
                         "cancelled");
     assert_string_equal(json_string_value(json_object_get(view, "error")),
                         "cancelled on request");
+    // cancelling keeps what was spent
+    const json_t *usage = json_object_get(view, "usage");
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "prompt_tokens")), 7);
+    assert_int_equal(json_integer_value(json_object_get(usage, "requests")), 2);
     assert_string_equal(s_at(view, "a", "status"), "completed");
     assert_string_equal(s_at(view, "ok", "status"), "cancelled");
     assert_string_equal(s_at(view, "m", "status"), "cancelled");
