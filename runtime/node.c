@@ -55,7 +55,9 @@ struct orcs_node_t {
     zlistx_t *reload_hooks;             // s_hook_t, in registration order
     pthread_rwlock_t subs_lock;         // guards subs
     zhashx_t *subs;                     // prefix -> count (uintptr_t)
-    atomic_int sub_count;               // subscriptions in all
+    char **sub_list;                    // the prefixes of subs, for lookups
+    size_t sub_list_count;
+    atomic_int sub_count; // subscriptions in all
 };
 
 // An object another layer keeps on the node (the tool registry, hooks).
@@ -145,6 +147,9 @@ orcs_node_destroy(orcs_node_t **self_p)
     }
     zlistx_destroy(&self->exts);
     zhashx_destroy(&self->subs);
+    for (size_t i = 0; i < self->sub_list_count; i++)
+        free(self->sub_list[i]);
+    free(self->sub_list);
     pthread_rwlock_destroy(&self->subs_lock);
     void *handle;
     while ((handle = zlist_pop(self->plugins)))
@@ -895,12 +900,30 @@ orcs_node_reload(orcs_node_t *self)
     return report;
 }
 
+// Rebuilds the list of subscribed prefixes (the write lock is held).
+static void
+s_sub_list_rebuild(orcs_node_t *node)
+{
+    for (size_t i = 0; i < node->sub_list_count; i++)
+        free(node->sub_list[i]);
+    free(node->sub_list);
+    node->sub_list_count = 0;
+    node->sub_list =
+        orcs_malloc((zhashx_size(node->subs) + 1) * sizeof *node->sub_list);
+    for (void *item = zhashx_first(node->subs); item;
+         item = zhashx_next(node->subs))
+        node->sub_list[node->sub_list_count++] =
+            orcs_strdup(zhashx_cursor(node->subs));
+}
+
 void
 orcs__node_sub_add(orcs_node_t *node, const char *prefix)
 {
     pthread_rwlock_wrlock(&node->subs_lock);
     uintptr_t count = (uintptr_t) zhashx_lookup(node->subs, prefix);
     zhashx_update(node->subs, prefix, (void *) (count + 1));
+    if (count == 0)
+        s_sub_list_rebuild(node);
     atomic_fetch_add(&node->sub_count, 1);
     pthread_rwlock_unlock(&node->subs_lock);
 }
@@ -912,8 +935,10 @@ orcs__node_sub_remove(orcs_node_t *node, const char *prefix)
     uintptr_t count = (uintptr_t) zhashx_lookup(node->subs, prefix);
     if (count > 1)
         zhashx_update(node->subs, prefix, (void *) (count - 1));
-    else if (count == 1)
+    else if (count == 1) {
         zhashx_delete(node->subs, prefix);
+        s_sub_list_rebuild(node);
+    }
     if (count > 0)
         atomic_fetch_sub(&node->sub_count, 1);
     pthread_rwlock_unlock(&node->subs_lock);
@@ -930,11 +955,19 @@ orcs__node_has_subscriber(orcs_node_t *node, const char *topic)
     if (len > ORCS_MSG_TOPIC_MAX)
         len = ORCS_MSG_TOPIC_MAX;
     pthread_rwlock_rdlock(&node->subs_lock);
-    // Every prefix of the topic, the empty one (all events) included.
-    for (size_t n = 0; n <= len && !found; n++) {
-        memcpy(prefix, topic, n);
-        prefix[n] = 0;
-        found = zhashx_lookup(node->subs, prefix) != NULL;
+    if (node->sub_list_count <= len + 1) {
+        // Few subscriptions (the usual case): is one a prefix of the topic?
+        for (size_t i = 0; i < node->sub_list_count && !found; i++) {
+            size_t n = strlen(node->sub_list[i]);
+            found = n <= len && memcmp(node->sub_list[i], topic, n) == 0;
+        }
+    } else {
+        // Every prefix of the topic, the empty one (all events) included.
+        for (size_t n = 0; n <= len && !found; n++) {
+            memcpy(prefix, topic, n);
+            prefix[n] = 0;
+            found = zhashx_lookup(node->subs, prefix) != NULL;
+        }
     }
     pthread_rwlock_unlock(&node->subs_lock);
     return found;
