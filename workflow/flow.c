@@ -582,6 +582,7 @@ s_build(orcs__wf_ctx_t *ctx,
         orcs_workflow_t **wf_p)
 {
     orcs__wf_t *w = orcs_calloc(1, sizeof *w);
+    atomic_init(&w->refs, 1);
     orcs_workflow_t *wf = &w->pub;
     char abs_dir[PATH_MAX];
     s_absolute_dir(dir, abs_dir, sizeof abs_dir);
@@ -701,6 +702,9 @@ orcs_workflow_destroy(orcs_workflow_t **self_p)
     if (!wf)
         return;
     orcs__wf_t *w = (orcs__wf_t *) wf;
+    *self_p = NULL;
+    if (atomic_fetch_sub(&w->refs, 1) != 1)
+        return; // another holder frees it
     for (size_t i = wf->count; i-- > 0;)
         orcs__wf_node_clear(&wf->nodes[i]);
     free(wf->nodes);
@@ -711,6 +715,14 @@ orcs_workflow_destroy(orcs_workflow_t **self_p)
     free((char *) wf->name);
     free(w);
     *self_p = NULL;
+}
+
+orcs_workflow_t *
+orcs_workflow_ref(orcs_workflow_t *self)
+{
+    orcs_assert(self);
+    atomic_fetch_add(&((orcs__wf_t *) self)->refs, 1);
+    return self;
 }
 
 int

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include <stdatomic.h>
+
 #include "orcs/workflow.h"
 #include "orcs/yaml.h"
 
@@ -20,6 +22,7 @@
 typedef struct {
     orcs_workflow_t pub; // what the header shows
     json_t *index;       // node id -> index (integer)
+    atomic_int refs;     // orcs_workflow_ref / orcs_workflow_destroy
 } orcs__wf_t;
 
 // Where messages go while a workflow is loaded.

@@ -189,8 +189,27 @@ struct o_state_t {
     char model[ORCS_MSG_ADDRESS_MAX + 1];    // model actor
     char toolexec[ORCS_MSG_ADDRESS_MAX + 1]; // toolexec actor
     uint64_t started, completed, failed, resumed, bad_requests;
-    uint64_t round; // messages and timers handled (o_watched)
+    uint64_t round;     // messages and timers handled (o_watched)
+    zhashx_t *wf_cache; // compiled workflows (compile.c)
+    uint64_t cache_tick, cache_hits, cache_misses;
 };
+
+// ---- compile.c
+
+// Loads the workflow file path, or builds one from doc (dir: where its
+// relative paths resolve; NULL = the current directory), as
+// orcs_workflow_load and orcs_workflow_from_doc do, reusing a compiled
+// workflow of the same file (path and bytes) or document (its canonical
+// JSON, and dir) when the cache has one. Caller owns one
+// reference to *wf_p (orcs_workflow_destroy).
+orcs_status o_compile(o_state_t *self,
+                      const char *path,
+                      const json_t *doc,
+                      const char *dir,
+                      orcs_workflow_t **wf_p,
+                      json_t **errors_p);
+// Frees the cache (the workflows runs hold stay theirs).
+void o_compile_cache_free(o_state_t *self);
 
 // ---- engine.c
 

@@ -208,11 +208,10 @@ s_start(o_state_t *self, orcs_msg_t **msg_p, const json_t *body)
     orcs_workflow_t *wf = NULL;
     json_t *errors = NULL;
     orcs_status rc = ORCS_OK;
-    if (path)
-        rc = orcs_workflow_load(path, &wf, &errors);
-    else if (doc)
-        rc = orcs_workflow_from_doc(
-            doc, json_string_value(json_object_get(body, "dir")), &wf, &errors);
+    if (path || doc)
+        rc = o_compile(self, path, doc,
+                       json_string_value(json_object_get(body, "dir")), &wf,
+                       &errors);
     if (rc != ORCS_OK) {
         json_t *reply =
             json_pack("{s:s, s:O}", "error",
@@ -527,14 +526,16 @@ s_approval_request(o_state_t *self, orcs_msg_t *msg, const json_t *body)
 static json_t *
 s_stats(o_state_t *self)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "held",
-                     (json_int_t) zhashx_size(self->runs), "started",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}}",
+                     "held", (json_int_t) zhashx_size(self->runs), "started",
                      (json_int_t) self->started, "completed",
                      (json_int_t) self->completed, "failed",
                      (json_int_t) self->failed, "resumed",
                      (json_int_t) self->resumed, "bad_requests",
                      (json_int_t) self->bad_requests, "calls",
-                     (json_int_t) zhashx_size(self->calls));
+                     (json_int_t) zhashx_size(self->calls), "workflow_cache",
+                     "hits", (json_int_t) self->cache_hits, "misses",
+                     (json_int_t) self->cache_misses);
 }
 
 // ---------------------------------------------------------------------------
@@ -697,6 +698,7 @@ s_terminate(orcs_actor_t *actor, void *state, orcs_status reason)
     zhashx_destroy(&self->calls);
     zhashx_destroy(&self->timers);
     zhashx_destroy(&self->writes);
+    o_compile_cache_free(self);
     free(self);
 }
 

@@ -169,8 +169,14 @@ ORCS_EXPORT orcs_status orcs_workflow_from_doc(const json_t *doc,
                                                orcs_workflow_t **wf_p,
                                                json_t **errors_p);
 
-// Destroys a workflow; safe with *self_p NULL; sets it to NULL.
+// Drops a reference to a workflow and frees it with the last one; safe
+// with *self_p NULL; sets it to NULL. A loaded workflow has one reference.
 ORCS_EXPORT void orcs_workflow_destroy(orcs_workflow_t **self_p);
+
+// Takes one more reference to a workflow (a loaded workflow is immutable:
+// many runs may share it) and returns it. Each reference is dropped with
+// orcs_workflow_destroy(). Safe from any thread.
+ORCS_EXPORT orcs_workflow_t *orcs_workflow_ref(orcs_workflow_t *self);
 
 // Returns the index of node id, or -1.
 ORCS_EXPORT int orcs_workflow_find(const orcs_workflow_t *self,

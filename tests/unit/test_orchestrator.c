@@ -811,6 +811,80 @@ test_usage_survives_restart(void **state)
     json_decref(view);
 }
 
+static json_int_t
+s_cache_stat(const char *key)
+{
+    orcs_status rc;
+    json_t *stats = fixture_ask(&s_env.f, "orchestrator", "orchestrator.stats",
+                                json_object(), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    json_int_t value = json_integer_value(
+        json_object_get(json_object_get(stats, "workflow_cache"), key));
+    json_decref(stats);
+    return value;
+}
+
+static const char *
+s_end_output(const char *run)
+{
+    static char text[32];
+    json_t *view = s_wait(run);
+    assert_string_equal(s_status(view), "completed");
+    snprintf(text, sizeof text, "%s",
+             json_string_value(json_object_get(view, "output")));
+    json_decref(view);
+    return text;
+}
+
+// Runs of one unchanged file share its compiled workflow; a changed file
+// is compiled again; inline documents are cached by their content.
+static void
+test_compiled_workflow_cache(void **state)
+{
+    (void) state;
+    s_write("cached.yaml", "workflow: cached\nnodes:\n"
+                           "  end: {kind: end, output: one}\n");
+    json_int_t hits = s_cache_stat("hits");
+    assert_int_equal(s_start("cached.yaml", "k-1", NULL), ORCS_OK);
+    assert_string_equal(s_end_output("k-1"), "one");
+    assert_int_equal(s_start("cached.yaml", "k-2", NULL), ORCS_OK);
+    assert_string_equal(s_end_output("k-2"), "one");
+    assert_int_equal(s_cache_stat("hits"), hits + 1);
+    // a new text is a new workflow, even at the same size and time
+    s_write("cached.yaml", "workflow: cached\nnodes:\n"
+                           "  end: {kind: end, output: two}\n");
+    assert_int_equal(s_start("cached.yaml", "k-3", NULL), ORCS_OK);
+    assert_string_equal(s_end_output("k-3"), "two");
+    assert_int_equal(s_cache_stat("hits"), hits + 1);
+    // the same document twice, keys in another order: one compilation
+    const char *docs[] = {
+        "{\"workflow\": \"inline\", \"nodes\": {\"end\": "
+        "{\"kind\": \"end\", \"output\": \"three\"}}}",
+        "{\"nodes\": {\"end\": {\"output\": \"three\", \"kind\": "
+        "\"end\"}}, \"workflow\": \"inline\"}"};
+    for (int i = 0; i < 2; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "k-d%d", i);
+        orcs_status rc;
+        json_t *reply =
+            fixture_ask(&s_env.f, "orchestrator", "run.start",
+                        json_pack("{s:o, s:s}", "doc",
+                                  json_loads(docs[i], 0, NULL), "run", id),
+                        &rc);
+        assert_int_equal(rc, ORCS_OK);
+        json_decref(reply);
+        assert_string_equal(s_end_output(id), "three");
+    }
+    assert_int_equal(s_cache_stat("hits"), hits + 2);
+    // an invalid workflow is not cached: its errors come back each time
+    s_write("broken.yaml", "workflow: broken\nnodes:\n"
+                           "  a: {kind: tool, tool: t.echo, needs: [ghost]}\n");
+    json_int_t misses = s_cache_stat("misses");
+    assert_int_equal(s_start("broken.yaml", "k-b1", NULL), ORCS_ECONFIG);
+    assert_int_equal(s_start("broken.yaml", "k-b2", NULL), ORCS_ECONFIG);
+    assert_int_equal(s_cache_stat("misses"), misses + 2);
+}
+
 static void
 test_bad_requests(void **state)
 {
@@ -1046,6 +1120,7 @@ main(void)
         cmocka_unit_test(test_approval_survives_restart),
         cmocka_unit_test(test_offline_reject_newest_wins),
         cmocka_unit_test(test_usage_survives_restart),
+        cmocka_unit_test(test_compiled_workflow_cache),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_agent_node_thread),
         cmocka_unit_test(test_interrupt_answers_question),
