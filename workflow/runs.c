@@ -30,19 +30,61 @@ size_t
 orcs_runs_key(
     char *buf, size_t size, const char *run_id, char part, const char *name)
 {
+    bool output = part == ORCS_RUNS_PART_OUTPUT && name;
     size_t n = strlen(run_id);
     size_t m = name ? strlen(name) : 0;
-    size_t need = n + 2 + (name ? 1 + m : 0);
+    size_t need = n + 2 + (name ? 1 + m : 0) + (output ? 2 : 0);
     if (need > size || need > ORCS_STORE_KEY_MAX)
         return 0;
     memcpy(buf, run_id, n);
     buf[n] = 0;
-    buf[n + 1] = part;
+    buf[n + 1] = output ? ORCS_RUNS_PART_TASK : part;
     if (name) {
         buf[n + 2] = 0;
         memcpy(buf + n + 3, name, m);
     }
+    if (output) { // beside the task's record: RUN \0 t \0 TASK \0 o
+        buf[n + 3 + m] = 0;
+        buf[n + 4 + m] = ORCS_RUNS_PART_OUTPUT;
+    }
     return need;
+}
+
+orcs_status
+orcs_runs_key_split(const void *key,
+                    size_t key_size,
+                    size_t prefix,
+                    char *part_p,
+                    const char **name_p,
+                    size_t *name_size_p)
+{
+    const char *k = key;
+    *part_p = 0;
+    *name_p = NULL;
+    *name_size_p = 0;
+    if (key_size <= prefix)
+        return ORCS_ENOTFOUND;
+    char part = k[prefix];
+    size_t rest = key_size - prefix - 1; // bytes after the part
+    if (rest == 0) {
+        *part_p = part;
+        return ORCS_OK;
+    }
+    if (rest < 2 || k[prefix + 1] != 0)
+        return ORCS_ENOTFOUND;
+    const char *name = k + prefix + 2;
+    size_t size = rest - 1;
+    if (part == ORCS_RUNS_PART_TASK && size > 2 && name[size - 2] == 0
+        && name[size - 1] == ORCS_RUNS_PART_OUTPUT) {
+        part = ORCS_RUNS_PART_OUTPUT;
+        size -= 2;
+    }
+    if (memchr(name, 0, size))
+        return ORCS_EPROTO;
+    *part_p = part;
+    *name_p = name;
+    *name_size_p = size;
+    return ORCS_OK;
 }
 
 typedef struct {
@@ -232,27 +274,27 @@ s_view_entry(const void *key,
              void *arg)
 {
     s_view_t *view = arg;
-    const char *k = key;
-    if (key_size <= view->prefix)
-        return true;
-    char part = k[view->prefix];
-    size_t rest = key_size - view->prefix - 1; // bytes after the part
-    if (rest == 0) {
+    char part;
+    const char *at;
+    size_t size;
+    orcs_status rc =
+        orcs_runs_key_split(key, key_size, view->prefix, &part, &at, &size);
+    if (rc == ORCS_ENOTFOUND)
+        return true; // not a key of the layout: not ours to judge
+    if (rc != ORCS_OK) {
+        s_damaged(view, "key", NULL);
+        return false;
+    }
+    if (!at) {
         if (part == ORCS_RUNS_PART_DEF && !view->def)
             view->def = s_view_doc(view, "definition", NULL, value, value_size);
         else if (part == ORCS_RUNS_PART_RESULT && !view->result)
             view->result = s_view_doc(view, "result", NULL, value, value_size);
         return view->rc == ORCS_OK;
     }
-    if (rest < 2 || k[view->prefix + 1] != 0)
-        return true; // not a key of the layout: not ours to judge
     char name[ORCS_STORE_KEY_MAX + 1];
-    memcpy(name, k + view->prefix + 2, rest - 1);
-    name[rest - 1] = 0;
-    if (strlen(name) != rest - 1) {
-        s_damaged(view, "key", NULL);
-        return false;
-    }
+    memcpy(name, at, size);
+    name[size] = 0;
     if (part == ORCS_RUNS_PART_TASK)
         s_view_task(view, name, value, value_size);
     else if (part == ORCS_RUNS_PART_APPROVAL) {
@@ -633,9 +675,13 @@ s_cancel_entry(const void *key,
         json_decref(result);
         return true;
     }
-    if (key_size < c->prefix + 3 || k[c->prefix + 1] != 0)
+    char part;
+    const char *name;
+    size_t name_size;
+    if (orcs_runs_key_split(key, key_size, c->prefix, &part, &name, &name_size)
+            != ORCS_OK
+        || !name)
         return true;
-    char part = k[c->prefix];
     s_bytes_t old = {(void *) value, value_size};
     if (part == ORCS_RUNS_PART_TASK) {
         TaskRecord record;

@@ -13,6 +13,7 @@
 #include "actors/orchestrator/orch_internal.h"
 #include "orcs/doc.h"
 #include "orcs/log.h"
+#include "orcs/runs.h"
 #include "orcs/sys.h"
 #include "orcs/tools.h"
 #include "records.pb.h"
@@ -60,16 +61,21 @@ s_load_entry(const void *key,
              void *arg)
 {
     s_load_t *load = arg;
-    const char *k = key;
-    if (key_size < load->prefix + 1)
+    char part;
+    const char *at;
+    size_t size;
+    orcs_status rc =
+        orcs_runs_key_split(key, key_size, load->prefix, &part, &at, &size);
+    if (rc != ORCS_OK) {
+        load->damaged = rc == ORCS_EPROTO;
         return true;
-    char part = k[load->prefix];
-    if (part == 'd' && key_size == load->prefix + 1) {
+    }
+    if (!at && part == ORCS_RUNS_PART_DEF) {
         if (orcs_doc_decode(value, value_size, NULL, &load->def) != ORCS_OK)
             load->damaged = true;
         return true;
     }
-    if (part == 'r' && key_size == load->prefix + 1) {
+    if (!at && part == ORCS_RUNS_PART_RESULT) {
         json_t *result = NULL;
         if (orcs_doc_decode(value, value_size, NULL, &result) == ORCS_OK)
             load->usage = json_incref(json_object_get(result, "usage"));
@@ -78,20 +84,24 @@ s_load_entry(const void *key,
         json_decref(result);
         return true;
     }
-    if (key_size < load->prefix + 3)
+    if (!at)
         return true;
-    json_t *name =
-        json_stringn(k + load->prefix + 2, key_size - load->prefix - 2);
+    json_t *name = json_stringn(at, size);
     const char *id = json_string_value(name);
+    bool doc_part =
+        part == ORCS_RUNS_PART_OUTPUT || part == ORCS_RUNS_PART_APPROVAL;
     json_t *doc = NULL;
-    if (part == 't')
+    if (!id)
+        load->damaged = true; // not UTF-8: no task of ours
+    else if (part == ORCS_RUNS_PART_TASK)
         json_object_set_new(load->tasks, id,
                             orcs_doc_binary_new(value, value_size));
-    else if ((part == 'o' || part == 'a')
+    else if (doc_part
              && orcs_doc_decode(value, value_size, NULL, &doc) == ORCS_OK)
-        json_object_set_new(part == 'o' ? load->outputs : load->approvals, id,
-                            doc);
-    else if (part == 'o' || part == 'a')
+        json_object_set_new(part == ORCS_RUNS_PART_OUTPUT ? load->outputs
+                                                          : load->approvals,
+                            id, doc);
+    else if (doc_part)
         load->damaged = true;
     json_decref(name);
     return true;

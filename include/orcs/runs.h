@@ -33,15 +33,31 @@ extern "C" {
 // The parts of a run's keys in the `tasks` database.
 #define ORCS_RUNS_PART_DEF      'd' // RUN\0d: {workflow, dir, inputs, ...}
 #define ORCS_RUNS_PART_TASK     't' // RUN\0t\0TASK: TaskRecord
-#define ORCS_RUNS_PART_OUTPUT   'o' // RUN\0o\0TASK: a task's output
+#define ORCS_RUNS_PART_OUTPUT   'o' // RUN\0t\0TASK\0o: a task's output
 #define ORCS_RUNS_PART_APPROVAL 'a' // RUN\0a\0ID: an approval
 #define ORCS_RUNS_PART_RESULT   'r' // RUN\0r: {output, error, usage}
 
 // Writes the key RUN \0 part [\0 name] (name NULL for the parts without
 // one) into buf and returns its size, or 0 when it does not fit in size
-// bytes (or is over ORCS_STORE_KEY_MAX).
+// bytes (or is over ORCS_STORE_KEY_MAX). An output's key is RUN \0 t \0
+// TASK \0 o: beside its task's record, so the step that completes a task
+// dirties one B-tree leaf for both (stores written before this layout
+// have RUN \0 o \0 TASK, which orcs_runs_key_split still reads).
 ORCS_EXPORT size_t orcs_runs_key(
     char *buf, size_t size, const char *run_id, char part, const char *name);
+
+// Splits a key of a run's records in `tasks`, whose first prefix bytes are
+// RUN \0: sets *part_p (ORCS_RUNS_PART_OUTPUT for an output, in either
+// layout), *name_p (in key, not terminated; NULL for the parts without a
+// name) and *name_size_p. Returns ORCS_OK; ORCS_ENOTFOUND for a key that
+// is not of the layout (no part, no \0 after it); ORCS_EPROTO for a name
+// holding a \0 (a damaged key).
+ORCS_EXPORT orcs_status orcs_runs_key_split(const void *key,
+                                            size_t key_size,
+                                            size_t prefix,
+                                            char *part_p,
+                                            const char **name_p,
+                                            size_t *name_size_p);
 
 // The name of a status in views and events (docs/workflows.md). Runs:
 // PENDING "queued", RUNNING "running", PAUSED "paused", WAITING

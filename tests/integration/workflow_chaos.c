@@ -853,14 +853,20 @@ c_scan_task(const void *key,
 {
     c_scan_t *s = arg;
     c_test_t *t = s->t;
-    size_t n = strlen(C_RUN) + 3; // RUN \0 t \0
+    char part;
+    const char *at;
+    size_t size;
     char id[80];
-    if (key_size <= n || key_size - n >= sizeof id) {
+    if (orcs_runs_key_split(key, key_size, strlen(C_RUN) + 1, &part, &at, &size)
+            != ORCS_OK
+        || !at || size >= sizeof id) {
         c_fail(t, "task key of %zu bytes", key_size);
         return true;
     }
-    memcpy(id, (const char *) key + n, key_size - n);
-    id[key_size - n] = 0;
+    if (part == ORCS_RUNS_PART_OUTPUT)
+        return true; // beside its record; c_check_output reads it
+    memcpy(id, at, size);
+    id[size] = 0;
     c_task_t *task = c_task(t, id);
     if (!task) {
         c_fail(t, "a task record for unknown task '%s'", id);

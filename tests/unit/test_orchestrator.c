@@ -711,6 +711,50 @@ test_approval_survives_restart(void **state)
     free(value);
 }
 
+// A store written before outputs moved beside their task records (RUN \0
+// o \0 TASK) still resumes: the next node sees the stored output.
+static void
+test_resume_reads_the_old_output_layout(void **state)
+{
+    (void) state;
+    s_write("oldout.yaml",
+            "workflow: oldout\nnodes:\n"
+            "  first: {kind: tool, tool: t.echo, args: {n: 7}}\n"
+            "  gate: {kind: approval, needs: [first]}\n"
+            "  last: {kind: tool, tool: t.echo, needs: [gate],\n"
+            "         args: {n: '${{ nodes.first.output.n }}'}}\n");
+    assert_int_equal(s_start("oldout.yaml", "l-1", NULL), ORCS_OK);
+    json_t *view = s_wait("l-1");
+    assert_string_equal(s_status(view), "waiting_approval");
+    char id[64];
+    snprintf(id, sizeof id, "%s", s_pending(view, "gate"));
+    json_decref(view);
+    // move first's output to the old key
+    orcs_store_t *store = orcs_node_store(s_env.f.node);
+    char key[64];
+    size_t n = orcs_runs_key(key, sizeof key, "l-1", 'o', "first");
+    void *value = NULL;
+    size_t size = 0;
+    assert_int_equal(
+        orcs_store_get(store, ORCS_DB_TASKS, key, n, &value, &size), ORCS_OK);
+    orcs_batch_t *batch = orcs_batch_new();
+    orcs_batch_del(batch, ORCS_DB_TASKS, key, n);
+    assert_int_equal(
+        orcs_batch_put(batch, ORCS_DB_TASKS, "l-1\0o\0first", 11, value, size),
+        ORCS_OK);
+    assert_int_equal(orcs_store_write(store, &batch), ORCS_OK);
+    free(value);
+    s_node_stop();
+    assert_int_equal(s_node_start(), ORCS_OK);
+    assert_int_equal(s_decide("l-1", id, true), ORCS_OK);
+    view = s_wait("l-1");
+    assert_string_equal(s_status(view), "completed");
+    json_t *last = json_object_get(json_object_get(view, "output"), "last");
+    assert_int_equal(json_integer_value(json_object_get(last, "n")), 7);
+    assert_int_equal(s_calls_of("l-1/0/first"), 1);
+    json_decref(view);
+}
+
 // A task asked twice (here: an older approval already decided "approved")
 // whose newer approval is rejected offline, on the store, while no node
 // runs: the next node applies the newest decision, the rejection.
@@ -1119,6 +1163,7 @@ main(void)
         cmocka_unit_test(test_tool_needs_approval),
         cmocka_unit_test(test_approval_survives_restart),
         cmocka_unit_test(test_offline_reject_newest_wins),
+        cmocka_unit_test(test_resume_reads_the_old_output_layout),
         cmocka_unit_test(test_usage_survives_restart),
         cmocka_unit_test(test_compiled_workflow_cache),
         cmocka_unit_test(test_bad_requests),

@@ -178,6 +178,46 @@ test_runs_key_follows_the_layout(void **state)
     assert_int_equal(orcs_runs_key(key, sizeof key, "r-1", 'd', NULL), 5);
     assert_memory_equal(key, "r-1\0d", 5);
     assert_int_equal(orcs_runs_key(key, 6, "r-1", 't', "a"), 0);
+    // an output sits beside its task's record
+    assert_int_equal(orcs_runs_key(key, sizeof key, "r-1", 'o', "a"), 9);
+    assert_memory_equal(key, "r-1\0t\0a\0o", 9);
+    assert_int_equal(orcs_runs_key(key, 8, "r-1", 'o', "a"), 0);
+
+    // splitting: both output layouts, names, parts without one
+    char part;
+    const char *name;
+    size_t size;
+    assert_int_equal(
+        orcs_runs_key_split("r-1\0t\0a\0o", 9, 4, &part, &name, &size),
+        ORCS_OK);
+    assert_int_equal(part, 'o');
+    assert_int_equal(size, 1);
+    assert_memory_equal(name, "a", 1);
+    assert_int_equal(
+        orcs_runs_key_split("r-1\0o\0map[2]", 12, 4, &part, &name, &size),
+        ORCS_OK);
+    assert_int_equal(part, 'o');
+    assert_int_equal(size, 6);
+    assert_memory_equal(name, "map[2]", 6);
+    assert_int_equal(
+        orcs_runs_key_split("r-1\0t\0ab", 8, 4, &part, &name, &size), ORCS_OK);
+    assert_int_equal(part, 't');
+    assert_int_equal(size, 2);
+    assert_int_equal(orcs_runs_key_split("r-1\0r", 5, 4, &part, &name, &size),
+                     ORCS_OK);
+    assert_int_equal(part, 'r');
+    assert_null(name);
+    // not of the layout; a name holding a \0 other than an output's
+    assert_int_equal(orcs_runs_key_split("r-1\0", 4, 4, &part, &name, &size),
+                     ORCS_ENOTFOUND);
+    assert_int_equal(orcs_runs_key_split("r-1\0tx", 6, 4, &part, &name, &size),
+                     ORCS_ENOTFOUND);
+    assert_int_equal(
+        orcs_runs_key_split("r-1\0t\0a\0x", 9, 4, &part, &name, &size),
+        ORCS_EPROTO);
+    assert_int_equal(
+        orcs_runs_key_split("r-1\0a\0a\0o", 9, 4, &part, &name, &size),
+        ORCS_EPROTO);
 }
 
 static void
