@@ -777,6 +777,27 @@ s_put_checkpoint(orcs_batch_t *batch, const RunRecord *run)
     return rc;
 }
 
+// Keeps the sequence of the last checkpoint key (RUN \0 seq, big-endian).
+static bool
+s_last_seq(const void *key,
+           size_t key_size,
+           const void *value,
+           size_t value_size,
+           void *arg)
+{
+    (void) value, (void) value_size;
+    if (key_size < 8)
+        return true;
+    const uint8_t *k = (const uint8_t *) key + key_size - 8;
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | k[i];
+    uint64_t *last = arg;
+    if (seq > *last)
+        *last = seq;
+    return true;
+}
+
 // One try of orcs_runs_set_status. *done_p is set when nothing is to do.
 static orcs_status
 s_status_batch(orcs_store_t *store,
@@ -808,6 +829,12 @@ s_status_batch(orcs_store_t *store,
         && orcs_runs_status_is_final((orcs_record_status) record.status))
         rc = ORCS_EINVAL;
     *done_p = rc == ORCS_OK && record.status == status;
+    // The run record holds the sequence as of its last status change; the
+    // steps since then appended checkpoints after it.
+    uint64_t last_seq = 0;
+    if (rc == ORCS_OK && !*done_p)
+        rc = orcs_store_txn_scan(txn, ORCS_DB_CHECKPOINTS, prefix, n + 1,
+                                 s_last_seq, &last_seq);
     if (rc == ORCS_OK && !*done_p && status == ORCS_RECORD_CANCELED) {
         rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1,
                                  s_cancel_entry, &cancel);
@@ -821,6 +848,8 @@ s_status_batch(orcs_store_t *store,
     if (rc == ORCS_OK && !*done_p) {
         record.status = status;
         record.updated_us = cancel.now;
+        if (last_seq > record.checkpoint_seq)
+            record.checkpoint_seq = last_seq;
         record.checkpoint_seq++;
         if (status == ORCS_RECORD_CANCELED) {
             record.finished_us = cancel.now;

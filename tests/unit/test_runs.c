@@ -388,6 +388,13 @@ test_runs_set_status_pauses_resumes_and_cancels(void **state)
 {
     s_env_t *env = *state;
     s_waiting_run(env->store, "r-s");
+    // steps since the run record was written appended checkpoints 3 to 6
+    for (uint8_t seq = 3; seq <= 6; seq++) {
+        char cp_key[12];
+        memcpy(cp_key, "r-s\0\0\0\0\0\0\0\0", 11);
+        cp_key[11] = (char) seq;
+        s_put(env->store, ORCS_DB_CHECKPOINTS, cp_key, 12, "step", 4);
+    }
     // what the run spent so far, as the orchestrator keeps it
     s_put_doc(env->store, "r-s", ORCS_RUNS_PART_RESULT, NULL,
               "{\"output\": null, \"error\": null, \"usage\": "
@@ -437,11 +444,19 @@ test_runs_set_status_pauses_resumes_and_cancels(void **state)
     assert_int_equal(
         orcs_runs_set_status(env->store, "r-none", ORCS_RECORD_PAUSED),
         ORCS_ENOTFOUND);
-    // the status changes appended checkpoints 3, 4, 5 after seq 2
+    // the status changes appended checkpoints 7, 8, 9 after the steps'
+    // (the run record said 2); those are untouched
     char key[16];
-    memcpy(key, "r-s\0\0\0\0\0\0\0\0\5", 12);
+    memcpy(key, "r-s\0\0\0\0\0\0\0\0\6", 12);
     void *value = NULL;
     size_t size = 0;
+    assert_int_equal(
+        orcs_store_get(env->store, ORCS_DB_CHECKPOINTS, key, 12, &value, &size),
+        ORCS_OK);
+    assert_int_equal(size, 4);
+    assert_memory_equal(value, "step", 4);
+    free(value);
+    key[11] = 9;
     assert_int_equal(
         orcs_store_get(env->store, ORCS_DB_CHECKPOINTS, key, 12, &value, &size),
         ORCS_OK);
