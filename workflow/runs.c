@@ -50,6 +50,42 @@ orcs_runs_key(
     return need;
 }
 
+size_t
+orcs_runs_checkpoint_key(char *buf,
+                         size_t size,
+                         const char *run_id,
+                         const char *task_id,
+                         uint64_t seq)
+{
+    bool task = task_id && *task_id;
+    size_t n =
+        task
+            ? orcs_runs_key(buf, size, run_id, ORCS_RUNS_PART_TASK, task_id)
+            : orcs_runs_key(buf, size, run_id, ORCS_RUNS_PART_CHECKPOINT, NULL);
+    size_t need = n + (task ? 10 : 8);
+    if (!n || need > size || need > ORCS_STORE_KEY_MAX)
+        return 0;
+    if (task) { // RUN \0 t \0 TASK \0 c SEQ; else RUN \0 c SEQ
+        buf[n++] = 0;
+        buf[n++] = ORCS_RUNS_PART_CHECKPOINT;
+    }
+    for (int i = 0; i < 8; i++)
+        buf[n++] = (char) (seq >> (56 - 8 * i));
+    return n;
+}
+
+uint64_t
+orcs_runs_checkpoint_seq(const void *key, size_t key_size)
+{
+    if (key_size < 8)
+        return 0;
+    const uint8_t *k = (const uint8_t *) key + key_size - 8;
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | k[i];
+    return seq;
+}
+
 orcs_status
 orcs_runs_key_split(const void *key,
                     size_t key_size,
@@ -66,6 +102,10 @@ orcs_runs_key_split(const void *key,
         return ORCS_ENOTFOUND;
     char part = k[prefix];
     size_t rest = key_size - prefix - 1; // bytes after the part
+    if (part == ORCS_RUNS_PART_CHECKPOINT && rest == 8) {
+        *part_p = part; // the run's own: RUN \0 c SEQ
+        return ORCS_OK;
+    }
     if (rest == 0) {
         *part_p = part;
         return ORCS_OK;
@@ -74,8 +114,13 @@ orcs_runs_key_split(const void *key,
         return ORCS_ENOTFOUND;
     const char *name = k + prefix + 2;
     size_t size = rest - 1;
-    if (part == ORCS_RUNS_PART_TASK && size > 2 && name[size - 2] == 0
-        && name[size - 1] == ORCS_RUNS_PART_OUTPUT) {
+    // A task's checkpoint first: its SEQ may end in the bytes \0 o.
+    if (part == ORCS_RUNS_PART_TASK && size > 10 && name[size - 10] == 0
+        && name[size - 9] == ORCS_RUNS_PART_CHECKPOINT) {
+        part = ORCS_RUNS_PART_CHECKPOINT;
+        size -= 10;
+    } else if (part == ORCS_RUNS_PART_TASK && size > 2 && name[size - 2] == 0
+               && name[size - 1] == ORCS_RUNS_PART_OUTPUT) {
         part = ORCS_RUNS_PART_OUTPUT;
         size -= 2;
     }
@@ -762,22 +807,27 @@ s_put_checkpoint(orcs_batch_t *batch, const RunRecord *run)
     record.actor[0] = 0;
     snprintf(record.detail, sizeof record.detail, "%s offline",
              orcs_runs_status_name((orcs_record_status) run->status, true));
-    char key[ORCS_RUNS_ID_MAX + 9];
-    size_t n = strlen(run->id);
-    memcpy(key, run->id, n);
-    key[n] = 0;
-    for (int i = 0; i < 8; i++)
-        key[n + 1 + i] = (char) (run->checkpoint_seq >> (56 - 8 * i));
+    char key[ORCS_RUNS_ID_MAX + 16];
+    size_t n = orcs_runs_checkpoint_key(key, sizeof key, run->id, NULL,
+                                        run->checkpoint_seq);
     uint8_t *data = NULL;
     size_t size = 0;
-    orcs_status rc = orcs_checkpoint_record_encode(&record, &data, &size);
+    orcs_status rc =
+        n ? orcs_checkpoint_record_encode(&record, &data, &size) : ORCS_EINVAL;
     if (rc == ORCS_OK)
-        rc = orcs_batch_put(batch, ORCS_DB_CHECKPOINTS, key, n + 9, data, size);
+        rc = orcs_batch_put(batch, ORCS_DB_TASKS, key, n, data, size);
     free(data);
     return rc;
 }
 
-// Keeps the sequence of the last checkpoint key (RUN \0 seq, big-endian).
+typedef struct {
+    size_t prefix; // bytes of RUN \0
+    bool legacy;   // scanning `checkpoints`, not `tasks`
+    uint64_t last; // the highest checkpoint seq seen
+} s_last_t;
+
+// The highest checkpoint seq of a run: among its keys in `tasks`, and in
+// `checkpoints` (RUN \0 SEQ: stores written before checkpoints moved).
 static bool
 s_last_seq(const void *key,
            size_t key_size,
@@ -786,15 +836,19 @@ s_last_seq(const void *key,
            void *arg)
 {
     (void) value, (void) value_size;
-    if (key_size < 8)
+    s_last_t *last = arg;
+    char part = ORCS_RUNS_PART_CHECKPOINT;
+    const char *name;
+    size_t size;
+    if (last->legacy ? key_size != last->prefix + 8
+                     : orcs_runs_key_split(key, key_size, last->prefix, &part,
+                                           &name, &size)
+                               != ORCS_OK
+                           || part != ORCS_RUNS_PART_CHECKPOINT)
         return true;
-    const uint8_t *k = (const uint8_t *) key + key_size - 8;
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = seq << 8 | k[i];
-    uint64_t *last = arg;
-    if (seq > *last)
-        *last = seq;
+    uint64_t seq = orcs_runs_checkpoint_seq(key, key_size);
+    if (seq > last->last)
+        last->last = seq;
     return true;
 }
 
@@ -831,10 +885,15 @@ s_status_batch(orcs_store_t *store,
     *done_p = rc == ORCS_OK && record.status == status;
     // The run record holds the sequence as of its last status change; the
     // steps since then appended checkpoints after it.
-    uint64_t last_seq = 0;
+    s_last_t last = {.prefix = n + 1, .legacy = true};
     if (rc == ORCS_OK && !*done_p)
         rc = orcs_store_txn_scan(txn, ORCS_DB_CHECKPOINTS, prefix, n + 1,
-                                 s_last_seq, &last_seq);
+                                 s_last_seq, &last);
+    last.legacy = false;
+    if (rc == ORCS_OK && !*done_p)
+        rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1, s_last_seq,
+                                 &last);
+    uint64_t last_seq = last.last;
     if (rc == ORCS_OK && !*done_p && status == ORCS_RECORD_CANCELED) {
         rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1,
                                  s_cancel_entry, &cancel);

@@ -4,8 +4,9 @@
     SPDX-License-Identifier: MPL-2.0
 
     Nothing is rewritten: a round puts the records of the tasks that
-    changed, their outputs, the run record (a fixed-size record), and
-    appends checkpoints under RUN\0SEQ. */
+    changed, their outputs, the run record (a fixed-size record, on status
+    changes only), and appends checkpoints: a task's beside its record
+    (RUN\0t\0TASK\0c SEQ), the run's own under RUN\0c SEQ. */
 #include <stdio.h>
 #include <string.h>
 
@@ -186,14 +187,12 @@ o_checkpoint(o_state_t *self,
     o_fmt(record.detail, sizeof record.detail, "%s", detail ? detail : "");
     uint8_t *data = NULL;
     size_t size = 0;
-    char key[ORCS_MSG_RUN_ID_MAX + 16];
-    size_t n = strlen(run->id);
-    memcpy(key, run->id, n);
-    key[n] = 0;
-    for (int i = 0; i < 8; i++)
-        key[n + 1 + i] = (char) (run->seq >> (56 - 8 * i));
-    if (orcs_checkpoint_record_encode(&record, &data, &size) == ORCS_OK)
-        orcs_batch_put(batch, ORCS_DB_CHECKPOINTS, key, n + 9, data, size);
+    // beside the task's record (one leaf for the step), or the run's own
+    char key[ORCS_MSG_RUN_ID_MAX + O_TASK_ID_MAX + 16];
+    size_t n = orcs_runs_checkpoint_key(key, sizeof key, run->id,
+                                        task ? task->id : NULL, run->seq);
+    if (n && orcs_checkpoint_record_encode(&record, &data, &size) == ORCS_OK)
+        orcs_batch_put(batch, ORCS_DB_TASKS, key, n, data, size);
     free(data);
 }
 

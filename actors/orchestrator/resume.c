@@ -48,8 +48,9 @@ typedef struct {
     json_t *outputs;   // id -> output
     json_t *approvals; // id -> approval
     json_t *def;
-    json_t *usage; // from RUN\0r: the usage so far
-    size_t prefix; // bytes of RUN\0
+    json_t *usage;     // from RUN\0r: the usage so far
+    uint64_t last_seq; // the highest checkpoint seq among the keys
+    size_t prefix;     // bytes of RUN\0
     bool damaged;
 } s_load_t;
 
@@ -67,7 +68,13 @@ s_load_entry(const void *key,
     orcs_status rc =
         orcs_runs_key_split(key, key_size, load->prefix, &part, &at, &size);
     if (rc != ORCS_OK) {
-        load->damaged = rc == ORCS_EPROTO;
+        load->damaged = load->damaged || rc == ORCS_EPROTO;
+        return true;
+    }
+    if (part == ORCS_RUNS_PART_CHECKPOINT) {
+        uint64_t seq = orcs_runs_checkpoint_seq(key, key_size);
+        if (seq > load->last_seq)
+            load->last_seq = seq;
         return true;
     }
     if (!at && part == ORCS_RUNS_PART_DEF) {
@@ -107,7 +114,9 @@ s_load_entry(const void *key,
     return true;
 }
 
-// Keeps the sequence of the last checkpoint key (RUN \0 seq, big-endian).
+// Keeps the sequence of the last checkpoint key in `checkpoints` (RUN \0
+// SEQ, big-endian), where stores written before checkpoints moved beside
+// their tasks keep them.
 static bool
 s_last_seq(const void *key,
            size_t key_size,
@@ -410,6 +419,8 @@ s_resume(o_state_t *self, const char *id)
     json_t *inputs = json_incref(json_object_get(load.def, "inputs"));
     o_run_t *run = o_run_new(self, id, wf, inputs, load.def);
     run->created_us = record.created_us;
+    if (load.last_seq > last_seq)
+        last_seq = load.last_seq;
     run->seq =
         last_seq > record.checkpoint_seq ? last_seq : record.checkpoint_seq;
     run->attempt = record.attempt + 1;

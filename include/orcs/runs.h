@@ -36,6 +36,25 @@ extern "C" {
 #define ORCS_RUNS_PART_OUTPUT   'o' // RUN\0t\0TASK\0o: a task's output
 #define ORCS_RUNS_PART_APPROVAL 'a' // RUN\0a\0ID: an approval
 #define ORCS_RUNS_PART_RESULT   'r' // RUN\0r: {output, error, usage}
+// RUN\0t\0TASK\0c SEQ (a task's transition) or RUN\0c SEQ (the run's own):
+// a CheckpointRecord, SEQ 8 bytes big-endian, numbered per run
+#define ORCS_RUNS_PART_CHECKPOINT 'c'
+
+// Writes the key of checkpoint seq of a run into buf and returns its size,
+// or 0 when it does not fit: RUN \0 t \0 TASK \0 c SEQ for a transition
+// of task_id (beside the task's record, so a step dirties one B-tree leaf
+// for its record, output and checkpoint), RUN \0 c SEQ for the run's own
+// (task_id NULL or ""). SEQ is 8 bytes big-endian. Stores written before
+// this layout keep their checkpoints in `checkpoints` under RUN \0 SEQ.
+ORCS_EXPORT size_t orcs_runs_checkpoint_key(char *buf,
+                                            size_t size,
+                                            const char *run_id,
+                                            const char *task_id,
+                                            uint64_t seq);
+
+// The sequence number at the end of a checkpoint key (its last 8 bytes,
+// big-endian), in either layout; 0 for a key under 8 bytes.
+ORCS_EXPORT uint64_t orcs_runs_checkpoint_seq(const void *key, size_t key_size);
 
 // Writes the key RUN \0 part [\0 name] (name NULL for the parts without
 // one) into buf and returns its size, or 0 when it does not fit in size
@@ -48,10 +67,11 @@ ORCS_EXPORT size_t orcs_runs_key(
 
 // Splits a key of a run's records in `tasks`, whose first prefix bytes are
 // RUN \0: sets *part_p (ORCS_RUNS_PART_OUTPUT for an output, in either
-// layout), *name_p (in key, not terminated; NULL for the parts without a
-// name) and *name_size_p. Returns ORCS_OK; ORCS_ENOTFOUND for a key that
-// is not of the layout (no part, no \0 after it); ORCS_EPROTO for a name
-// holding a \0 (a damaged key).
+// layout; ORCS_RUNS_PART_CHECKPOINT for a checkpoint, its task in *name_p
+// or NULL for the run's own), *name_p (in key, not terminated; NULL for
+// the parts without a name) and *name_size_p. Returns ORCS_OK; ORCS_ENOTFOUND
+// for a key that is not of the layout (no part, no \0 after it); ORCS_EPROTO
+// for a name holding a \0 (a damaged key).
 ORCS_EXPORT orcs_status orcs_runs_key_split(const void *key,
                                             size_t key_size,
                                             size_t prefix,

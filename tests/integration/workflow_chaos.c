@@ -44,8 +44,10 @@
       decided them (decided_us within the approve command's window, `by`
       chaos-offline or chaos-online), and their nodes' outputs say
       approved: true; no approval is left pending;
-    - the checkpoints are 1..N with no gap, each record carries its key's
-      seq, the run record's checkpoint_seq is at most N and its attempt is
+    - the checkpoints (in `tasks`, each beside the record of the task it
+      names, the run's own under RUN\0c; none in the old `checkpoints`
+      layout) are 1..N with no gap, each record carries its key's seq,
+      the run record's checkpoint_seq is at most N and its attempt is
       one more than the "resumed" checkpoints; `orcs runs ls` lists the
       run;
     - the run's output holds the map's six results in order.
@@ -774,32 +776,74 @@ typedef struct {
     int bad;
 } c_scan_t;
 
+// A checkpoint found under the run's keys in `tasks`.
+typedef struct {
+    uint64_t seq;
+    char task[80]; // the task its key names ("" for the run's own)
+    void *value;
+    size_t size;
+} c_cp_t;
+
+typedef struct {
+    c_test_t *t;
+    c_cp_t *cps;
+    size_t count, alloc;
+} c_cps_t;
+
 static bool
-c_scan_checkpoint(const void *key,
-                  size_t key_size,
-                  const void *value,
-                  size_t value_size,
-                  void *arg)
+c_collect_checkpoint(const void *key,
+                     size_t key_size,
+                     const void *value,
+                     size_t value_size,
+                     void *arg)
 {
-    c_scan_t *s = arg;
-    c_test_t *t = s->t;
-    size_t n = strlen(C_RUN);
-    if (key_size != n + 9) {
-        c_fail(t, "checkpoint key of %zu bytes (expected %zu)", key_size,
-               n + 9);
-        s->bad++;
+    c_cps_t *all = arg;
+    char part;
+    const char *at;
+    size_t size;
+    orcs_status rc = orcs_runs_key_split(key, key_size, strlen(C_RUN) + 1,
+                                         &part, &at, &size);
+    if (rc == ORCS_EPROTO)
+        c_fail(all->t, "a damaged key of %zu bytes", key_size);
+    if (rc != ORCS_OK || part != ORCS_RUNS_PART_CHECKPOINT)
         return true;
+    if (all->count == all->alloc) {
+        all->alloc = all->alloc ? 2 * all->alloc : 256;
+        all->cps = realloc(all->cps, all->alloc * sizeof *all->cps);
     }
-    const uint8_t *k = key;
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = seq << 8 | k[n + 1 + i];
+    c_cp_t *cp = &all->cps[all->count++];
+    cp->seq = orcs_runs_checkpoint_seq(key, key_size);
+    snprintf(cp->task, sizeof cp->task, "%.*s", at ? (int) size : 0,
+             at ? at : "");
+    cp->value = malloc(value_size ? value_size : 1);
+    memcpy(cp->value, value, value_size);
+    cp->size = value_size;
+    return true;
+}
+
+static int
+c_cp_order(const void *a, const void *b)
+{
+    uint64_t x = ((const c_cp_t *) a)->seq, y = ((const c_cp_t *) b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+// Checks one checkpoint, in seq order.
+static void
+c_check_checkpoint(c_scan_t *s, const c_cp_t *cp)
+{
+    c_test_t *t = s->t;
+    uint64_t seq = cp->seq;
     CheckpointRecord record;
-    if (orcs_checkpoint_record_decode(value, value_size, &record) != ORCS_OK) {
+    if (orcs_checkpoint_record_decode(cp->value, cp->size, &record)
+        != ORCS_OK) {
         c_fail(t, "checkpoint %" PRIu64 " does not decode", seq);
         s->bad++;
-        return true;
+        return;
     }
+    if (strcmp(record.task_id, cp->task) != 0)
+        c_fail(t, "checkpoint %" PRIu64 " of task '%s' is under task '%s'", seq,
+               record.task_id, cp->task);
     s->count++;
     if (seq != s->last + 1)
         c_fail(t,
@@ -817,13 +861,13 @@ c_scan_checkpoint(const void *key,
             s->run_done++;
         if (strcmp(record.detail, "resumed") == 0)
             s->resumes++;
-        return true;
+        return;
     }
     c_task_t *task = c_task(t, record.task_id);
     if (!task) {
         c_fail(t, "checkpoint %" PRIu64 " (event %u) names unknown task '%s'",
                seq, (unsigned) record.event, record.task_id);
-        return true;
+        return;
     }
     switch (record.event) {
         case 4:
@@ -841,7 +885,6 @@ c_scan_checkpoint(const void *key,
         default:
             break;
     }
-    return true;
 }
 
 static bool
@@ -863,8 +906,8 @@ c_scan_task(const void *key,
         c_fail(t, "task key of %zu bytes", key_size);
         return true;
     }
-    if (part == ORCS_RUNS_PART_OUTPUT)
-        return true; // beside its record; c_check_output reads it
+    if (part == ORCS_RUNS_PART_OUTPUT || part == ORCS_RUNS_PART_CHECKPOINT)
+        return true; // beside the record: c_check_output, c_check_checkpoint
     memcpy(id, at, size);
     id[size] = 0;
     c_task_t *task = c_task(t, id);
@@ -1127,9 +1170,15 @@ c_check(c_test_t *t,
     if (rc != ORCS_OK)
         c_fail(t, "the run record: %s", orcs_status_str(rc));
     memcpy(prefix, C_RUN, n + 1);
+    c_cps_t cps = {.t = t};
+    if (rc == ORCS_OK)
+        rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1,
+                                 c_collect_checkpoint, &cps);
+    // nothing in the layout before checkpoints moved beside their tasks
+    c_cps_t legacy = {.t = t};
     if (rc == ORCS_OK)
         rc = orcs_store_txn_scan(txn, ORCS_DB_CHECKPOINTS, prefix, n + 1,
-                                 c_scan_checkpoint, &s);
+                                 c_collect_checkpoint, &legacy);
     size_t pn =
         orcs_runs_key(prefix, sizeof prefix, C_RUN, ORCS_RUNS_PART_TASK, "");
     if (rc == ORCS_OK)
@@ -1145,6 +1194,18 @@ c_check(c_test_t *t,
         c_fail(t, "reading the store: %s", orcs_status_str(rc));
 
     // checkpoints
+    qsort(cps.cps, cps.count, sizeof *cps.cps, c_cp_order);
+    for (size_t i = 0; i < cps.count; i++) {
+        c_check_checkpoint(&s, &cps.cps[i]);
+        free(cps.cps[i].value);
+    }
+    free(cps.cps);
+    if (legacy.count > 0)
+        c_fail(t, "%zu checkpoints in the old `checkpoints` layout",
+               legacy.count);
+    for (size_t i = 0; i < legacy.count; i++)
+        free(legacy.cps[i].value);
+    free(legacy.cps);
     if (s.count == 0)
         c_fail(t, "no checkpoints");
     if (run.checkpoint_seq > s.last) // written when the status changes

@@ -207,6 +207,25 @@ test_runs_key_follows_the_layout(void **state)
                      ORCS_OK);
     assert_int_equal(part, 'r');
     assert_null(name);
+    // checkpoints: a task's beside its record (its seq may end in \0 o),
+    // the run's own
+    assert_int_equal(
+        orcs_runs_checkpoint_key(key, sizeof key, "r-1", "a", 0x006f), 17);
+    assert_memory_equal(key, "r-1\0t\0a\0c\0\0\0\0\0\0\0o", 17);
+    assert_int_equal(orcs_runs_key_split(key, 17, 4, &part, &name, &size),
+                     ORCS_OK);
+    assert_int_equal(part, 'c');
+    assert_int_equal(size, 1);
+    assert_memory_equal(name, "a", 1);
+    assert_int_equal(orcs_runs_checkpoint_seq(key, 17), 0x6f);
+    assert_int_equal(
+        orcs_runs_checkpoint_key(key, sizeof key, "r-1", NULL, 258), 13);
+    assert_int_equal(orcs_runs_key_split(key, 13, 4, &part, &name, &size),
+                     ORCS_OK);
+    assert_int_equal(part, 'c');
+    assert_null(name);
+    assert_int_equal(orcs_runs_checkpoint_seq(key, 13), 258);
+    assert_int_equal(orcs_runs_checkpoint_key(key, 12, "r-1", NULL, 1), 0);
     // not of the layout; a name holding a \0 other than an output's
     assert_int_equal(orcs_runs_key_split("r-1\0", 4, 4, &part, &name, &size),
                      ORCS_ENOTFOUND);
@@ -388,12 +407,18 @@ test_runs_set_status_pauses_resumes_and_cancels(void **state)
 {
     s_env_t *env = *state;
     s_waiting_run(env->store, "r-s");
-    // steps since the run record was written appended checkpoints 3 to 6
+    // steps since the run record was written appended checkpoints 3 to 6:
+    // 3 and 4 in the layout of older stores, 5 and 6 beside task ok
     for (uint8_t seq = 3; seq <= 6; seq++) {
-        char cp_key[12];
+        char cp_key[64];
+        size_t cp_size = 12;
         memcpy(cp_key, "r-s\0\0\0\0\0\0\0\0", 11);
         cp_key[11] = (char) seq;
-        s_put(env->store, ORCS_DB_CHECKPOINTS, cp_key, 12, "step", 4);
+        if (seq >= 5)
+            cp_size = orcs_runs_checkpoint_key(cp_key, sizeof cp_key, "r-s",
+                                               "ok", seq);
+        s_put(env->store, seq >= 5 ? ORCS_DB_TASKS : ORCS_DB_CHECKPOINTS,
+              cp_key, cp_size, "step", 4);
     }
     // what the run spent so far, as the orchestrator keeps it
     s_put_doc(env->store, "r-s", ORCS_RUNS_PART_RESULT, NULL,
@@ -446,19 +471,20 @@ test_runs_set_status_pauses_resumes_and_cancels(void **state)
         ORCS_ENOTFOUND);
     // the status changes appended checkpoints 7, 8, 9 after the steps'
     // (the run record said 2); those are untouched
-    char key[16];
-    memcpy(key, "r-s\0\0\0\0\0\0\0\0\6", 12);
+    char key[64];
+    size_t key_size = orcs_runs_checkpoint_key(key, sizeof key, "r-s", "ok", 6);
     void *value = NULL;
     size_t size = 0;
     assert_int_equal(
-        orcs_store_get(env->store, ORCS_DB_CHECKPOINTS, key, 12, &value, &size),
+        orcs_store_get(env->store, ORCS_DB_TASKS, key, key_size, &value, &size),
         ORCS_OK);
     assert_int_equal(size, 4);
     assert_memory_equal(value, "step", 4);
     free(value);
-    key[11] = 9;
+    key_size = orcs_runs_checkpoint_key(key, sizeof key, "r-s", NULL, 9);
+    assert_memory_equal(key, "r-s\0c\0\0\0\0\0\0\0\x09", 13);
     assert_int_equal(
-        orcs_store_get(env->store, ORCS_DB_CHECKPOINTS, key, 12, &value, &size),
+        orcs_store_get(env->store, ORCS_DB_TASKS, key, key_size, &value, &size),
         ORCS_OK);
     CheckpointRecord cp;
     assert_int_equal(orcs_checkpoint_record_decode(value, size, &cp), ORCS_OK);
