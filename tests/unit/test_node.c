@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include "fixture.h"
+#include "internal.h"
 
 #define PLUGIN ORCS_TEST_BINARY_DIR "/examples/custom_actor/libgreeter.so"
 
@@ -240,6 +241,44 @@ test_node_run_fails_when_root_gives_up(void **state)
     fixture_stop(&f);
 }
 
+// Whether an event has a subscriber: a subscribed prefix of its topic,
+// with a few subscriptions (compared one by one) and with many (each
+// prefix of the topic looked up).
+static void
+test_node_knows_subscribers_by_prefix(void **state)
+{
+    (void) state;
+    orcs_runtime_init();
+    orcs_node_t *node = orcs_node_new();
+    assert_false(orcs__node_has_subscriber(node, "run.a.node.status"));
+    orcs__node_sub_add(node, "run.a.");
+    assert_true(orcs__node_has_subscriber(node, "run.a.node.status"));
+    assert_true(orcs__node_has_subscriber(node, "run.a."));
+    assert_false(orcs__node_has_subscriber(node, "run.a"));
+    assert_false(orcs__node_has_subscriber(node, "run.b.node.status"));
+    orcs__node_sub_add(node, ""); // everything
+    assert_true(orcs__node_has_subscriber(node, "status.x"));
+    orcs__node_sub_remove(node, "");
+    assert_false(orcs__node_has_subscriber(node, "status.x"));
+    // more subscriptions than a topic has bytes
+    char prefix[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(prefix, sizeof prefix, "x.%d.", i);
+        orcs__node_sub_add(node, prefix);
+    }
+    assert_true(orcs__node_has_subscriber(node, "x.57.y"));
+    assert_true(orcs__node_has_subscriber(node, "run.a.z"));
+    assert_false(orcs__node_has_subscriber(node, "x.100.y"));
+    assert_false(orcs__node_has_subscriber(node, "y"));
+    for (int i = 0; i < 100; i++) {
+        snprintf(prefix, sizeof prefix, "x.%d.", i);
+        orcs__node_sub_remove(node, prefix);
+    }
+    orcs__node_sub_remove(node, "run.a.");
+    assert_false(orcs__node_has_subscriber(node, "run.a.node.status"));
+    orcs_node_destroy(&node);
+}
+
 int
 main(void)
 {
@@ -253,6 +292,7 @@ main(void)
             test_node_process_child_restarts_after_segfault_and_kill),
         cmocka_unit_test(test_node_run_returns_ok_on_requested_stop),
         cmocka_unit_test(test_node_run_fails_when_root_gives_up),
+        cmocka_unit_test(test_node_knows_subscribers_by_prefix),
     };
     int failed = cmocka_run_group_tests_name("orcs_node", tests, NULL, NULL);
     orcs_runtime_shutdown();
