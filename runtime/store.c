@@ -174,6 +174,16 @@ s_round_up(size_t size, size_t unit)
     return (size + unit - 1) / unit * unit;
 }
 
+// Writes the current schema into meta.
+static int
+s_put_schema(MDB_txn *txn, MDB_dbi meta)
+{
+    uint8_t schema[4] = {0, 0, 0, ORCS__STORE_SCHEMA};
+    MDB_val key = {6, "schema"};
+    MDB_val value = {sizeof schema, schema};
+    return mdb_put(txn, meta, &key, &value, 0);
+}
+
 // Writes the meta records of a new store and creates every sub-database.
 static int
 s_create_layout(orcs_store_t *self, MDB_txn *txn)
@@ -183,25 +193,26 @@ s_create_layout(orcs_store_t *self, MDB_txn *txn)
         if (rc != MDB_SUCCESS)
             return rc;
     }
-    uint8_t schema[4] = {0, 0, 0, ORCS__STORE_SCHEMA};
-    MDB_val key = {6, "schema"};
-    MDB_val value = {sizeof schema, schema};
-    int rc = mdb_put(txn, self->dbi[ORCS_DB_META], &key, &value, 0);
+    int rc = s_put_schema(txn, self->dbi[ORCS_DB_META]);
     if (rc != MDB_SUCCESS)
         return rc;
     uint64_t now = (uint64_t) orcs_clock_wall_us();
     uint8_t created[8];
     for (int i = 0; i < 8; i++)
         created[i] = (uint8_t) (now >> (56 - 8 * i));
-    key = (MDB_val){10, "created_us"};
-    value = (MDB_val){sizeof created, created};
+    MDB_val key = {10, "created_us"};
+    MDB_val value = {sizeof created, created};
     return mdb_put(txn, self->dbi[ORCS_DB_META], &key, &value, 0);
 }
 
-// Reads the schema of an existing store: ORCS_OK when this code can use
-// it, ORCS_EPROTO (logged) when it is not an orcs store or a newer one.
+// Reads the schema of an existing store into *schema_p: ORCS_OK when this
+// code can use it, ORCS_EPROTO (logged) when it is not an orcs store or a
+// newer one.
 static orcs_status
-s_check_schema(orcs_store_t *self, MDB_txn *txn, MDB_dbi meta)
+s_check_schema(orcs_store_t *self,
+               MDB_txn *txn,
+               MDB_dbi meta,
+               uint32_t *schema_p)
 {
     MDB_val key = {6, "schema"};
     MDB_val value;
@@ -223,6 +234,7 @@ s_check_schema(orcs_store_t *self, MDB_txn *txn, MDB_dbi meta)
                       schema, ORCS__STORE_SCHEMA, self->path);
         return ORCS_EPROTO;
     }
+    *schema_p = schema;
     return ORCS_OK;
 }
 
@@ -252,7 +264,8 @@ s_open_dbs(orcs_store_t *self)
         if (rc == MDB_SUCCESS)
             rc = s_create_layout(self, txn);
     } else if (rc == MDB_SUCCESS) {
-        orcs_status status = s_check_schema(self, txn, meta);
+        uint32_t schema = 0;
+        orcs_status status = s_check_schema(self, txn, meta, &schema);
         if (status != ORCS_OK) {
             mdb_txn_abort(txn);
             return status;
@@ -260,6 +273,13 @@ s_open_dbs(orcs_store_t *self)
         // Sub-databases added by a later schema are created here.
         for (int db = 0; db < ORCS_DB_COUNT && rc == MDB_SUCCESS; db++)
             rc = mdb_dbi_open(txn, s_db_names[db], MDB_CREATE, &self->dbi[db]);
+        // An older layout is read as it is; the mark keeps older code out.
+        if (rc == MDB_SUCCESS && schema < ORCS__STORE_SCHEMA) {
+            rc = s_put_schema(txn, meta);
+            if (rc == MDB_SUCCESS)
+                orcs_log_info("store", "store schema %u marked %u path=%s",
+                              schema, ORCS__STORE_SCHEMA, self->path);
+        }
     }
     if (rc != MDB_SUCCESS) {
         mdb_txn_abort(txn);

@@ -16,7 +16,11 @@
 #include "orcs/store.h"
 
 // Version of the store's layout, kept in ORCS_DB_META under "schema".
-#define ORCS__STORE_SCHEMA 1u
+// 2: workflow outputs and checkpoints beside their task's record in
+// `tasks` (docs/workflows.md); this code still reads schema 1's keys, and
+// opening a schema 1 store marks it 2, so an older orcs refuses it rather
+// than misreading the new keys.
+#define ORCS__STORE_SCHEMA 2u
 
 typedef enum {
     ORCS__OP_PUT = 0,  // put key = value

@@ -944,7 +944,7 @@ test_store_refuses_newer_schema(void **state)
 {
     s_env_t *env = *state;
     orcs_store_t *store = s_open(env, NULL);
-    const uint8_t newer[4] = {0, 0, 0, 2};
+    const uint8_t newer[4] = {0, 0, 0, 3};
     orcs_batch_t *batch = orcs_batch_new();
     orcs_batch_put(batch, ORCS_DB_META, "schema", 6, newer, 4);
     assert_int_equal(orcs_store_write(store, &batch), ORCS_OK);
@@ -952,6 +952,30 @@ test_store_refuses_newer_schema(void **state)
     store = orcs_store_new();
     assert_int_equal(orcs_store_open(store, env->dir, NULL), ORCS_EPROTO);
     orcs_store_destroy(&store);
+}
+
+// A store of the previous schema opens and is marked with the current one,
+// so an orcs that only knows the previous cannot misread it.
+static void
+test_store_marks_an_older_schema(void **state)
+{
+    s_env_t *env = *state;
+    orcs_store_t *store = s_open(env, NULL);
+    const uint8_t older[4] = {0, 0, 0, 1};
+    orcs_batch_t *batch = orcs_batch_new();
+    orcs_batch_put(batch, ORCS_DB_META, "schema", 6, older, 4);
+    assert_int_equal(orcs_store_write(store, &batch), ORCS_OK);
+    orcs_store_destroy(&env->store);
+    env->store = orcs_store_new();
+    assert_int_equal(orcs_store_open(env->store, env->dir, NULL), ORCS_OK);
+    void *value = NULL;
+    size_t size = 0;
+    assert_int_equal(
+        orcs_store_get(env->store, ORCS_DB_META, "schema", 6, &value, &size),
+        ORCS_OK);
+    assert_int_equal(size, 4);
+    assert_memory_equal(value, "\0\0\0\2", 4);
+    free(value);
 }
 
 static void
@@ -1275,6 +1299,7 @@ main(void)
         T(test_store_relaxed_mode_syncs_in_background),
         T(test_store_reopen_keeps_data),
         T(test_store_refuses_newer_schema),
+        T(test_store_marks_an_older_schema),
         T(test_store_refuses_other_files),
         T(test_record_round_trips),
         T(test_record_decode_refuses_damage_and_newer_schema),
