@@ -286,11 +286,15 @@ s_task_reply(o_state_t *self, o_task_t *task, orcs_msg_t *msg)
     char detail[O_ERR_MAX] = "";
     const char *error = json_string_value(json_object_get(body, "error"));
     json_t *output = NULL;
-    if (status == ORCS_OK && node->kind == ORCS_WF_AGENT) {
+    // What a model-using node spent counts, also when it failed (an agent
+    // over its step limit has paid for its steps).
+    if ((node->kind == ORCS_WF_AGENT || node->kind == ORCS_WF_PROMPT)
+        && (status == ORCS_OK
+            || json_is_object(json_object_get(body, "usage"))))
         s_usage(run, body);
+    if (status == ORCS_OK && node->kind == ORCS_WF_AGENT) {
         output = json_incref(json_object_get(body, "output"));
     } else if (status == ORCS_OK && node->kind == ORCS_WF_PROMPT) {
-        s_usage(run, body);
         const char *text = json_string_value(
             json_object_get(json_object_get(body, "message"), "content"));
         if (node->json_output) {

@@ -175,6 +175,10 @@ static const char s_cassette[] =
     "{\"content\": \"{\\\"tasks\\\": [{\\\"id\\\": \\\"x\\\", \\\"title\\\": "
     "\\\"X\\\", \\\"description\\\": \\\"x\\\", \\\"role\\\": \\\"ghost\\\", "
     "\\\"needs\\\": [\\\"nowhere\\\"]}]}\"}}\n"
+    "{\"match\": {\"contains\": \"You are the spender\"}, \"response\": "
+    "{\"tool_calls\": [{\"id\": \"s1\", \"name\": \"t_echo\", "
+    "\"arguments\": {\"x\": 1}}], \"usage\": {\"prompt_tokens\": 5, "
+    "\"completion_tokens\": 3, \"total_tokens\": 8}}}\n"
     "{\"match\": {\"contains\": \"You are the counter\"}, \"response\": "
     "{\"content\": \"counted\", \"usage\": {\"prompt_tokens\": 30, "
     "\"completion_tokens\": 12, \"total_tokens\": 42}}}\n"
@@ -229,6 +233,8 @@ s_setup(void **state)
                          "chatter.\nmax_steps: 2\n"},
         {"counter.yaml", "agent: counter\ninstructions: You are the "
                          "counter.\nmax_steps: 2\n"},
+        {"spender.yaml", "agent: spender\ninstructions: You are the "
+                         "spender.\ntools: [t.echo]\nmax_steps: 1\n"},
     };
     for (size_t i = 0; i < sizeof agents / sizeof agents[0]; i++)
         s_write(agents[i][0], agents[i][1]);
@@ -855,6 +861,26 @@ test_usage_survives_restart(void **state)
     json_decref(view);
 }
 
+// An agent that fails (here: over its step limit) still spent its tokens:
+// they count in the run's usage.
+static void
+test_failed_agent_usage_counts(void **state)
+{
+    (void) state;
+    s_write("spend.yaml", "workflow: spend\nnodes:\n"
+                          "  spend: {kind: agent, agent: spender.yaml, "
+                          "input: 'go'}\n");
+    assert_int_equal(s_start("spend.yaml", "sp-1", NULL), ORCS_OK);
+    json_t *view = s_wait("sp-1");
+    assert_string_equal(s_status(view), "failed");
+    json_t *usage = json_object_get(view, "usage");
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "prompt_tokens")), 5);
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "completion_tokens")), 3);
+    json_decref(view);
+}
+
 static json_int_t
 s_cache_stat(const char *key)
 {
@@ -1165,6 +1191,7 @@ main(void)
         cmocka_unit_test(test_offline_reject_newest_wins),
         cmocka_unit_test(test_resume_reads_the_old_output_layout),
         cmocka_unit_test(test_usage_survives_restart),
+        cmocka_unit_test(test_failed_agent_usage_counts),
         cmocka_unit_test(test_compiled_workflow_cache),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_agent_node_thread),
