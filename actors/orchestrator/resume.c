@@ -125,13 +125,8 @@ s_last_seq(const void *key,
            void *arg)
 {
     (void) value, (void) value_size;
-    if (key_size < 8)
-        return true;
-    const uint8_t *k = (const uint8_t *) key + key_size - 8;
-    uint64_t seq = 0;
-    for (int i = 0; i < 8; i++)
-        seq = seq << 8 | k[i];
-    *(uint64_t *) arg = seq;
+    if (key_size >= 8) // keys sort by seq: the last one wins
+        *(uint64_t *) arg = orcs_runs_checkpoint_seq(key, key_size);
     return true;
 }
 
