@@ -18,6 +18,8 @@ typedef struct {
     unsigned generation;           // directory generation it was built for
     zsock_t *push;                 // PUSH connected to the target's endpoints
     orcs__header_cache_t tx_cache; // last header sent on this route
+    orcs__batch_t batch;           // sent in this callback, not yet out
+    bool dirty;                    // listed in the actor's dirty routes
 } s_route_t;
 
 #define S_DRAIN_BATCH 256 // messages handled per wake-up before polling
@@ -28,6 +30,7 @@ s_route_destroy(void **item)
     s_route_t *route = *item;
     if (route) {
         zsock_destroy(&route->push);
+        orcs__batch_free(&route->batch);
         free(route);
         *item = NULL;
     }
@@ -53,6 +56,107 @@ s_backoff(int round)
         sched_yield();
     else
         s_sleep_us(round < 4000 ? 20 : 200);
+}
+
+// ---- batches
+//
+// While a callback runs, messages to a local actor's mailbox are gathered
+// per route and go out as one frame when the callback returns (or when a
+// batch is full, or before the actor waits on a full mailbox). Their
+// mailbox places are reserved when they are sent, so bounds hold.
+
+// Sends route's batch, waiting up to the send timeout when the socket
+// would block. Messages that cannot go are counted and their places freed.
+static void
+s_batch_flush(orcs_actor_t *self, s_route_t *route)
+{
+    unsigned count = route->batch.count;
+    if (count == 0)
+        return;
+    void *socket = zsock_resolve(route->push);
+    orcs_status rc = orcs__batch_send(&route->batch, socket, ZMQ_DONTWAIT);
+    int64_t deadline = 0;
+    for (int round = 0; rc == ORCS_EAGAIN; round++) {
+        int64_t now = orcs_clock_mono_us();
+        if (deadline == 0)
+            deadline = now + (int64_t) self->send_timeout_ms * 1000;
+        if (now >= deadline)
+            break;
+        s_backoff(round);
+        rc = orcs__batch_send(&route->batch, socket, ZMQ_DONTWAIT);
+    }
+    if (rc == ORCS_OK)
+        return;
+    route->batch.size = 0;
+    route->batch.count = 0;
+    atomic_fetch_sub_explicit(&route->entry->queued, (int_fast64_t) count,
+                              memory_order_relaxed);
+    orcs_log_error("actor", "batch lost actor=%s to=%s messages=%u status=%s",
+                   self->name, route->entry->name, count, orcs_status_name(rc));
+}
+
+// Sends every batch gathered in this callback.
+static void
+s_flush(orcs_actor_t *self)
+{
+    for (size_t i = 0; i < self->dirty_count; i++) {
+        s_route_t *route = self->dirty[i];
+        route->dirty = false;
+        s_batch_flush(self, route);
+    }
+    self->dirty_count = 0;
+}
+
+// Sends route's batch now and takes it off the dirty list (before the
+// route is destroyed).
+static void
+s_route_flush(orcs_actor_t *self, s_route_t *route)
+{
+    if (!route->dirty)
+        return;
+    s_batch_flush(self, route);
+    route->dirty = false;
+    for (size_t i = 0; i < self->dirty_count; i++)
+        if (self->dirty[i] == route) {
+            self->dirty[i] = self->dirty[--self->dirty_count];
+            break;
+        }
+}
+
+// Adds msg to route's batch; sends the batch when it is full.
+static orcs_status
+s_batch_add(orcs_actor_t *self, s_route_t *route, orcs_msg_t *msg)
+{
+    orcs_status rc = orcs__batch_add(&route->batch, msg, &route->tx_cache);
+    if (rc != ORCS_OK)
+        return rc;
+    if (!route->dirty) {
+        if (self->dirty_count == self->dirty_alloc) {
+            self->dirty_alloc = self->dirty_alloc ? 2 * self->dirty_alloc : 8;
+            self->dirty = orcs_realloc(self->dirty,
+                                       self->dirty_alloc * sizeof *self->dirty);
+        }
+        self->dirty[self->dirty_count++] = route;
+        route->dirty = true;
+    }
+    if (route->batch.count >= ORCS__BATCH_MAX
+        || route->batch.size >= ORCS__BATCH_BYTES)
+        s_route_flush(self, route);
+    return ORCS_OK;
+}
+
+// True when msg may wait in a batch on route: a mailbox in this process
+// that an actor thread reads, and a body that is not large.
+static bool
+s_batchable(orcs_actor_t *self, s_route_t *route, orcs_msg_t *msg)
+{
+    orcs__entry_t *entry = route->entry;
+    if (!self->batching || !entry || entry->remote || entry->is_client
+        || entry->is_pool)
+        return false;
+    size_t size = 0;
+    orcs_msg_body_raw(msg, &size);
+    return size <= ORCS__BATCH_BYTES / 4;
 }
 
 // ---- routing
@@ -134,6 +238,7 @@ s_route(orcs_actor_t *self, const char *name, s_route_t **route_p)
             return ORCS_OK;
         }
         self->last_route = NULL;
+        s_route_flush(self, route);
         zhashx_delete(self->routes, name);
     }
     orcs_status rc = s_route_build(self, name, route_p);
@@ -185,9 +290,13 @@ s_deliver(orcs_actor_t *self,
                 && atomic_fetch_add_explicit(queued, 1, memory_order_relaxed)
                        >= route->entry->mailbox_bound)
                 rc = ORCS_EAGAIN;
-            else
+            else if (s_batchable(self, route, msg))
+                rc = s_batch_add(self, route, msg);
+            else {
+                s_route_flush(self, route); // keep the order
                 rc = orcs__msg_send_cached(msg, zsock_resolve(route->push),
                                            ZMQ_DONTWAIT, &route->tx_cache);
+            }
             if (rc == ORCS_OK) {
                 if (self->entry)
                     atomic_store_explicit(
@@ -216,6 +325,7 @@ s_deliver(orcs_actor_t *self,
         }
         if (now >= deadline)
             return full ? ORCS_EFULL : ORCS_ETIMEDOUT;
+        s_flush(self); // our own batches may be what fills the mailbox
         s_backoff(round);
     }
 }
@@ -544,6 +654,7 @@ s_dispatch(orcs_actor_t *self, orcs_msg_t *msg)
     s_busy(self);
     orcs_status rc = self->def->receive(self, self->state, &msg);
     s_busy(self);
+    s_flush(self);
     orcs__msg_recycle(&msg, &self->spare);
     if (rc != ORCS_OK)
         s_callback_failed(self, "receive", rc);
@@ -565,13 +676,16 @@ s_count_in(orcs_actor_t *self, orcs_msg_t *msg, uint64_t *msgs_in)
 static bool
 s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
 {
+    bool idle = false;
     for (int i = 0; i < S_DRAIN_BATCH && !self->stop; i++) {
         orcs_msg_t *msg = NULL;
-        orcs_status rc =
-            orcs__msg_recv_cached(self->mailbox_raw, ZMQ_DONTWAIT,
-                                  &self->rx_cache, &self->spare, &msg);
-        if (rc == ORCS_EAGAIN || rc == ORCS_ECLOSED)
-            return true;
+        orcs_status rc = orcs__msg_recv_cached(self->mailbox_raw, ZMQ_DONTWAIT,
+                                               &self->rx_cache, &self->spare,
+                                               self->rx_batch, &msg);
+        if (rc == ORCS_EAGAIN || rc == ORCS_ECLOSED) {
+            idle = true;
+            break;
+        }
         if (rc != ORCS_OK) {
             orcs__malformed(self->node, self->entry, self->name, rc);
             continue;
@@ -579,7 +693,8 @@ s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
         s_count_in(self, msg, msgs_in);
         s_dispatch(self, msg);
     }
-    return false;
+    // A batch half read is not visible to the socket's poll: keep going.
+    return idle && !self->rx_batch->active;
 }
 
 static void
@@ -626,6 +741,7 @@ s_fire_timers(orcs_actor_t *self)
         s_busy(self);
         orcs_status rc = self->def->timer(self, self->state, id, arg);
         s_busy(self);
+        s_flush(self);
         if (rc != ORCS_OK)
             s_callback_failed(self, "timer", rc);
     }
@@ -745,8 +861,15 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
             idle[2] = sub_idle;
         for (size_t i = base; i < n; i++)
             idle[i] = false;
+        // Messages left in a batch are not seen by the socket's poll.
+        bool batch_left = self->rx_batch->active;
         int rc = s_wait(items, idle, (int) base, (int) (base + watch_count),
-                        s_poll_timeout_ms(self));
+                        batch_left ? 0 : s_poll_timeout_ms(self));
+        if (batch_left && rc >= 0) {
+            if (!items[1].revents)
+                rc++;
+            items[1].revents |= ZMQ_POLLIN;
+        }
         pipe_idle = idle[0];
         mailbox_idle = idle[1];
         sub_idle = self->sub ? idle[2] : true;
@@ -785,6 +908,7 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
                 orcs_status status =
                     w.fn(self, self->state, w.fd, revents, w.arg);
                 s_busy(self);
+                s_flush(self);
                 if (status != ORCS_OK)
                     s_callback_failed(self, "watch", status);
                 break;
@@ -805,6 +929,10 @@ s_release(orcs_actor_t **self_p)
     *self_p = NULL;
     if (atomic_fetch_sub(&self->refs, 1) != 1)
         return;
+    if (self->rx_batch_own) {
+        orcs__rx_batch_close(self->rx_batch);
+        free(self->rx_batch);
+    }
     json_decref(self->config);
     free(self);
 }
@@ -812,6 +940,10 @@ s_release(orcs_actor_t **self_p)
 static void
 s_close_sockets(orcs_actor_t *self)
 {
+    s_flush(self);
+    free(self->dirty);
+    self->dirty = NULL;
+    self->dirty_alloc = 0;
     zhashx_destroy(&self->routes);
     self->last_route = NULL;
     orcs_msg_destroy(&self->spare);
@@ -861,6 +993,7 @@ static void
 s_actor_main(zsock_t *pipe, void *args)
 {
     orcs_actor_t *self = args;
+    self->batching = true;
     self->routes = zhashx_new();
     zhashx_set_destructor(self->routes, s_route_destroy);
     self->timers = orcs__timers_new();
@@ -872,6 +1005,7 @@ s_actor_main(zsock_t *pipe, void *args)
         s_busy(self);
         rc = self->def->init(self, self->config, &state);
         s_busy(self);
+        s_flush(self);
     }
     self->state = state;
     if (rc == ORCS_OK && self->stop && self->exit_status != ORCS_OK)
@@ -914,6 +1048,10 @@ s_actor_main(zsock_t *pipe, void *args)
     // is ours to close.
     if (atomic_exchange(&self->abandoned, true)) {
         zsock_destroy(&self->mailbox);
+        if (!self->rx_batch_own) {
+            orcs__rx_batch_close(self->rx_batch);
+            free(self->rx_batch);
+        }
         orcs__sys_abandoned_add(-1);
     }
     s_release(&self);
@@ -937,6 +1075,11 @@ orcs__actor_spawn(orcs_node_t *node,
              opts->parent ? opts->parent : "");
     self->incarnation = opts->incarnation;
     self->mailbox = opts->mailbox;
+    self->rx_batch = opts->rx_batch;
+    if (!self->rx_batch) {
+        self->rx_batch = orcs_calloc(1, sizeof *self->rx_batch);
+        self->rx_batch_own = true;
+    }
     self->send_timeout_ms = orcs__node_send_timeout_ms(node);
     atomic_init(&self->refs, 2);
     atomic_store(&opts->entry->incarnation, opts->incarnation);

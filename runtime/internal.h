@@ -24,6 +24,7 @@ struct orcs_msg_t {
     zmq_msg_t frame;     // received body frame (zero copy)
     bool has_frame;      // frame holds the body bytes
     size_t frame_offset; // where the body starts in frame
+    size_t frame_end;    // where it ends (0: at the frame's end)
     bool body_is_null;   // no body at all (null)
 };
 
@@ -50,21 +51,64 @@ orcs_status orcs__msg_send_cached(orcs_msg_t *msg,
                                   int flags,
                                   orcs__header_cache_t *cache);
 
+// Messages that one actor sends to one local mailbox during a callback,
+// gathered into one batch frame (docs/architecture.md, "Batches"): a zero
+// byte (a header size no message has), then varint(frame size) and the
+// message frame, once per message. One batch costs one zmq send.
+typedef struct {
+    uint8_t *data;  // 0x00, then the framed messages
+    size_t size;    // bytes used
+    size_t alloc;   // bytes allocated
+    unsigned count; // messages in it
+    size_t first;   // where the first message's frame starts
+} orcs__batch_t;
+
+#define ORCS__BATCH_BYTES 32768 // a batch is sent once it holds this much
+#define ORCS__BATCH_MAX   512   // or this many messages
+
+// Appends msg's frame to batch (header through cache). Returns ORCS_OK, or
+// ORCS_ETOOBIG for an oversized header. Does not take msg.
+orcs_status orcs__batch_add(orcs__batch_t *batch,
+                            orcs_msg_t *msg,
+                            orcs__header_cache_t *cache);
+
+// Sends what batch holds as one frame (a lone message goes as a plain
+// frame) and empties it. Returns ORCS_OK (also when empty), ORCS_EAGAIN
+// when the socket would block (batch kept), ORCS_ECLOSED.
+orcs_status orcs__batch_send(orcs__batch_t *batch, void *socket, int flags);
+
+// Frees a batch's buffer.
+void orcs__batch_free(orcs__batch_t *batch);
+
+// Where a receiver is inside a batch frame it is splitting.
+typedef struct {
+    zmq_msg_t frame; // the batch (open while active)
+    size_t pos;      // next message's varint
+    bool active;     // messages left in frame
+} orcs__rx_batch_t;
+
 // orcs__msg_recv with a header cache.
 // spare_p (may be NULL) lends an emptied message to fill instead of
-// allocating one (see orcs__msg_recycle).
+// allocating one (see orcs__msg_recycle). With rx (may be NULL) batch
+// frames are split, one message per call, the messages sharing the
+// frame's bytes; without it a batch frame is refused with ORCS_EPROTO.
 orcs_status orcs__msg_recv_cached(void *socket,
                                   int flags,
                                   orcs__header_cache_t *cache,
                                   orcs_msg_t **spare_p,
+                                  orcs__rx_batch_t *rx,
                                   orcs_msg_t **msg_p);
+
+// Closes what rx still holds (messages left unread are dropped).
+void orcs__rx_batch_close(orcs__rx_batch_t *rx);
 
 // Empties *msg_p and keeps it in *spare_p for the next receive (or destroys
 // it when a spare is already kept). *msg_p is NULL afterwards.
 void orcs__msg_recycle(orcs_msg_t **msg_p, orcs_msg_t **spare_p);
 
 // Parses a message frame: varint(header size), header, body. Sets *env and
-// the body's offset. Returns ORCS_OK or ORCS_EPROTO.
+// the body's offset. Returns ORCS_OK or ORCS_EPROTO (also for a batch
+// frame: header size 0).
 orcs_status orcs__frame_decode(const uint8_t *data,
                                size_t size,
                                orcs__header_cache_t *cache,
@@ -214,6 +258,12 @@ struct orcs_actor_t {
     atomic_int init_status;        // result of init, read after start
     zactor_t *zactor;              // the thread (supervisor side)
     orcs__header_cache_t rx_cache; // last header received
+    orcs__rx_batch_t *rx_batch;    // batch being split, kept with mailbox
+    bool rx_batch_own;             // rx_batch is ours to free
+    bool batching;                 // gather sends per callback (threads)
+    void **dirty;                  // routes with a batch to send
+    size_t dirty_count;            // used entries of dirty
+    size_t dirty_alloc;            // allocated entries of dirty
     zlist_t *inbox;                // client: messages kept aside
 };
 
@@ -225,6 +275,8 @@ typedef struct {
     const json_t *config;        // config (copied)
     orcs__entry_t *entry;        // directory record
     zsock_t *mailbox;            // bound mailbox, lent to the incarnation
+    orcs__rx_batch_t *rx_batch;  // its split state, lent likewise (NULL:
+                                 // the incarnation keeps its own)
     uint32_t incarnation;        // incarnation number
 } orcs__spawn_opts_t;
 

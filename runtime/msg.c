@@ -43,6 +43,7 @@ orcs_msg_new(const char *type)
     self->raw_size = 0;
     self->has_frame = false;
     self->frame_offset = 0;
+    self->frame_end = 0;
     self->body_is_null = true;
     return self;
 }
@@ -98,6 +99,16 @@ orcs__msg_recycle(orcs_msg_t **msg_p, orcs_msg_t **spare_p)
     *msg_p = NULL;
 }
 
+// The body bytes of a received message (in its frame).
+static const uint8_t *
+s_frame_body(const orcs_msg_t *self, size_t *size_p)
+{
+    zmq_msg_t *frame = (zmq_msg_t *) &self->frame;
+    size_t end = self->frame_end ? self->frame_end : zmq_msg_size(frame);
+    *size_p = end - self->frame_offset;
+    return (const uint8_t *) zmq_msg_data(frame) + self->frame_offset;
+}
+
 orcs_msg_t *
 orcs_msg_dup(const orcs_msg_t *self)
 {
@@ -109,10 +120,9 @@ orcs_msg_dup(const orcs_msg_t *self)
     } else if (self->raw) {
         orcs_msg_set_body_raw(copy, self->raw, self->raw_size);
     } else if (self->has_frame) {
-        zmq_msg_t *frame = (zmq_msg_t *) &self->frame;
-        orcs_msg_set_body_raw(
-            copy, (uint8_t *) zmq_msg_data(frame) + self->frame_offset,
-            zmq_msg_size(frame) - self->frame_offset);
+        size_t size = 0;
+        const uint8_t *data = s_frame_body(self, &size);
+        orcs_msg_set_body_raw(copy, data, size);
     }
     return copy;
 }
@@ -266,10 +276,8 @@ static const uint8_t *
 s_encoded(orcs_msg_t *self, size_t *size_p)
 {
     static const uint8_t nil = 0xc0;
-    if (self->has_frame) {
-        *size_p = zmq_msg_size(&self->frame) - self->frame_offset;
-        return (uint8_t *) zmq_msg_data(&self->frame) + self->frame_offset;
-    }
+    if (self->has_frame)
+        return s_frame_body(self, size_p);
     if (self->raw) {
         *size_p = self->raw_size;
         return self->raw;
@@ -414,6 +422,56 @@ orcs__msg_send(orcs_msg_t *msg, void *socket, int flags)
     return orcs__msg_send_cached(msg, socket, flags, NULL);
 }
 
+// The parts of msg's frame: varint(header size) in prefix, the header in
+// header, and the body. Returns the frame's size, or 0 for an oversized
+// header.
+static size_t
+s_frame_parts(orcs_msg_t *msg,
+              orcs__header_cache_t *cache,
+              uint8_t prefix[8],
+              size_t *prefix_size,
+              uint8_t header[ORCS_MSG_HEADER_MAX],
+              size_t *header_size,
+              const uint8_t **body,
+              size_t *body_size)
+{
+    *header_size =
+        s_header_encode(&msg->env, cache, header, ORCS_MSG_HEADER_MAX);
+    if (*header_size == 0 || *header_size > ORCS_MSG_HEADER_MAX)
+        return 0;
+    pb_ostream_t out = pb_ostream_from_buffer(prefix, 8);
+    pb_encode_varint(&out, *header_size);
+    *prefix_size = out.bytes_written;
+    *body = s_encoded(msg, body_size);
+    return *prefix_size + *header_size + *body_size;
+}
+
+// Sends frame (closing it when the send fails).
+static orcs_status
+s_zmq_send(zmq_msg_t *frame, void *socket, int flags)
+{
+    if (zmq_msg_send(frame, socket, flags) >= 0)
+        return ORCS_OK;
+    int err = zmq_errno();
+    zmq_msg_close(frame);
+    if (err == EAGAIN)
+        return ORCS_EAGAIN;
+    if (err == EMSGSIZE)
+        return ORCS_ETOOBIG;
+    return ORCS_ECLOSED;
+}
+
+// Sends size bytes as one frame (copied into a zmq message).
+static orcs_status
+s_frame_send(const uint8_t *data, size_t size, void *socket, int flags)
+{
+    zmq_msg_t frame;
+    if (zmq_msg_init_size(&frame, size) != 0)
+        return ORCS_ETOOBIG;
+    memcpy(zmq_msg_data(&frame), data, size);
+    return s_zmq_send(&frame, socket, flags);
+}
+
 orcs_status
 orcs__msg_send_cached(orcs_msg_t *msg,
                       void *socket,
@@ -421,34 +479,91 @@ orcs__msg_send_cached(orcs_msg_t *msg,
                       orcs__header_cache_t *cache)
 {
     // One frame: varint(header size), header, body (docs/architecture.md).
-    uint8_t header[ORCS_MSG_HEADER_MAX + 8];
-    size_t header_size =
-        s_header_encode(&msg->env, cache, header + 8, ORCS_MSG_HEADER_MAX);
-    if (header_size == 0 || header_size > ORCS_MSG_HEADER_MAX)
+    uint8_t prefix[8], header[ORCS_MSG_HEADER_MAX];
+    size_t prefix_size = 0, header_size = 0, body_size = 0;
+    const uint8_t *body = NULL;
+    size_t total = s_frame_parts(msg, cache, prefix, &prefix_size, header,
+                                 &header_size, &body, &body_size);
+    if (total == 0)
         return ORCS_ETOOBIG;
-    uint8_t prefix[8];
-    pb_ostream_t out = pb_ostream_from_buffer(prefix, sizeof prefix);
-    pb_encode_varint(&out, header_size);
-    size_t body_size = 0;
-    const uint8_t *body = s_encoded(msg, &body_size);
-    size_t total = out.bytes_written + header_size + body_size;
     zmq_msg_t frame;
     if (zmq_msg_init_size(&frame, total) != 0)
         return ORCS_ETOOBIG;
     uint8_t *data = zmq_msg_data(&frame);
-    memcpy(data, prefix, out.bytes_written);
-    memcpy(data + out.bytes_written, header + 8, header_size);
-    memcpy(data + out.bytes_written + header_size, body, body_size);
-    if (zmq_msg_send(&frame, socket, flags) < 0) {
-        int err = zmq_errno();
-        zmq_msg_close(&frame);
-        if (err == EAGAIN)
-            return ORCS_EAGAIN;
-        if (err == EMSGSIZE)
-            return ORCS_ETOOBIG;
-        return ORCS_ECLOSED;
+    memcpy(data, prefix, prefix_size);
+    memcpy(data + prefix_size, header, header_size);
+    memcpy(data + prefix_size + header_size, body, body_size);
+    return s_zmq_send(&frame, socket, flags);
+}
+
+// ---- batches
+
+orcs_status
+orcs__batch_add(orcs__batch_t *batch,
+                orcs_msg_t *msg,
+                orcs__header_cache_t *cache)
+{
+    uint8_t prefix[8], header[ORCS_MSG_HEADER_MAX];
+    size_t prefix_size = 0, header_size = 0, body_size = 0;
+    const uint8_t *body = NULL;
+    size_t total = s_frame_parts(msg, cache, prefix, &prefix_size, header,
+                                 &header_size, &body, &body_size);
+    if (total == 0)
+        return ORCS_ETOOBIG;
+    size_t need = (batch->size ? batch->size : 1) + 10 + total;
+    if (need > batch->alloc) {
+        size_t alloc = batch->alloc ? batch->alloc : 1024;
+        while (alloc < need)
+            alloc *= 2;
+        batch->data = orcs_realloc(batch->data, alloc);
+        batch->alloc = alloc;
     }
+    if (batch->size == 0) {
+        batch->data[0] = 0; // header size 0: a batch
+        batch->size = 1;
+    }
+    pb_ostream_t out = pb_ostream_from_buffer(batch->data + batch->size, 10);
+    pb_encode_varint(&out, total);
+    batch->size += out.bytes_written;
+    if (batch->count == 0)
+        batch->first = batch->size;
+    uint8_t *at = batch->data + batch->size;
+    memcpy(at, prefix, prefix_size);
+    memcpy(at + prefix_size, header, header_size);
+    memcpy(at + prefix_size + header_size, body, body_size);
+    batch->size += total;
+    batch->count++;
     return ORCS_OK;
+}
+
+orcs_status
+orcs__batch_send(orcs__batch_t *batch, void *socket, int flags)
+{
+    if (batch->count == 0)
+        return ORCS_OK;
+    orcs_status rc =
+        batch->count == 1
+            ? s_frame_send(batch->data + batch->first,
+                           batch->size - batch->first, socket, flags)
+            : s_frame_send(batch->data, batch->size, socket, flags);
+    if (rc == ORCS_EAGAIN)
+        return rc;
+    batch->size = 0;
+    batch->count = 0;
+    // A rare large message leaves a large buffer: give it back.
+    if (batch->alloc > 4 * ORCS__BATCH_BYTES) {
+        free(batch->data);
+        batch->data = NULL;
+        batch->alloc = 0;
+    }
+    return rc;
+}
+
+void
+orcs__batch_free(orcs__batch_t *batch)
+{
+    free(batch->data);
+    memset(batch, 0, sizeof *batch);
 }
 
 static void
@@ -492,7 +607,7 @@ s_header_decode(const uint8_t *data,
 orcs_status
 orcs__msg_recv(void *socket, int flags, orcs_msg_t **msg_p)
 {
-    return orcs__msg_recv_cached(socket, flags, NULL, NULL, msg_p);
+    return orcs__msg_recv_cached(socket, flags, NULL, NULL, NULL, msg_p);
 }
 
 orcs_status
@@ -504,7 +619,7 @@ orcs__frame_decode(const uint8_t *data,
 {
     pb_istream_t in = pb_istream_from_buffer(data, size);
     uint32_t header_size = 0;
-    if (!pb_decode_varint32(&in, &header_size)
+    if (!pb_decode_varint32(&in, &header_size) || header_size == 0
         || header_size > ORCS_MSG_HEADER_MAX || header_size > in.bytes_left)
         return ORCS_EPROTO;
     size_t offset = size - in.bytes_left;
@@ -515,11 +630,52 @@ orcs__frame_decode(const uint8_t *data,
     return ORCS_OK;
 }
 
+void
+orcs__rx_batch_close(orcs__rx_batch_t *rx)
+{
+    if (rx && rx->active) {
+        zmq_msg_close(&rx->frame);
+        rx->active = false;
+    }
+}
+
+// Takes the next message out of rx's batch into msg (its frame shares the
+// batch's bytes). A damaged length ends the batch.
+static orcs_status
+s_batch_next(orcs__rx_batch_t *rx, orcs__header_cache_t *cache, orcs_msg_t *msg)
+{
+    const uint8_t *data = zmq_msg_data(&rx->frame);
+    size_t size = zmq_msg_size(&rx->frame);
+    pb_istream_t in = pb_istream_from_buffer(data + rx->pos, size - rx->pos);
+    uint64_t length = 0;
+    if (!pb_decode_varint(&in, &length) || length == 0
+        || length > in.bytes_left) {
+        orcs__rx_batch_close(rx);
+        return ORCS_EPROTO;
+    }
+    size_t start = size - in.bytes_left;
+    rx->pos = start + (size_t) length;
+    size_t offset = 0;
+    orcs_status rc = orcs__frame_decode(data + start, (size_t) length, cache,
+                                        &msg->env, &offset);
+    if (rc == ORCS_OK) {
+        zmq_msg_init(&msg->frame);
+        zmq_msg_copy(&msg->frame, &rx->frame); // shares the bytes
+        msg->has_frame = true;
+        msg->frame_offset = start + offset;
+        msg->frame_end = rx->pos;
+    }
+    if (rx->pos == size)
+        orcs__rx_batch_close(rx);
+    return rc;
+}
+
 orcs_status
 orcs__msg_recv_cached(void *socket,
                       int flags,
                       orcs__header_cache_t *cache,
                       orcs_msg_t **spare_p,
+                      orcs__rx_batch_t *rx,
                       orcs_msg_t **msg_p)
 {
     *msg_p = NULL;
@@ -534,7 +690,13 @@ orcs__msg_recv_cached(void *socket,
     msg->raw = NULL;
     msg->raw_size = 0;
     msg->has_frame = false;
+    msg->frame_end = 0;
     msg->body_is_null = false;
+    orcs_status rc = ORCS_EPROTO;
+    if (rx && rx->active) {
+        rc = s_batch_next(rx, cache, msg);
+        goto done;
+    }
     zmq_msg_init(&msg->frame);
     if (zmq_msg_recv(&msg->frame, socket, flags) < 0) {
         int err = zmq_errno();
@@ -546,17 +708,22 @@ orcs__msg_recv_cached(void *socket,
         return err == EAGAIN ? ORCS_EAGAIN : ORCS_ECLOSED;
     }
     msg->has_frame = true;
-    msg->body = NULL;
-    msg->raw = NULL;
-    msg->raw_size = 0;
-    msg->body_is_null = false;
-    orcs_status rc = ORCS_EPROTO;
+    const uint8_t *data = zmq_msg_data(&msg->frame);
+    size_t size = zmq_msg_size(&msg->frame);
     if (zmq_msg_more(&msg->frame))
         s_drain(socket); // one frame per message: more is malformed
-    else
-        rc = orcs__frame_decode(zmq_msg_data(&msg->frame),
-                                zmq_msg_size(&msg->frame), cache, &msg->env,
+    else if (rx && size > 1 && data[0] == 0) {
+        // A batch: keep its frame, hand out its messages one by one.
+        zmq_msg_init(&rx->frame);
+        zmq_msg_move(&rx->frame, &msg->frame);
+        rx->pos = 1;
+        rx->active = true;
+        msg->has_frame = false;
+        rc = s_batch_next(rx, cache, msg);
+    } else
+        rc = orcs__frame_decode(data, size, cache, &msg->env,
                                 &msg->frame_offset);
+done:
     if (rc != ORCS_OK) {
         orcs_msg_destroy(&msg);
         return rc;

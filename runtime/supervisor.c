@@ -26,6 +26,7 @@ typedef struct {
     char name[ORCS_ACTOR_NAME_MAX + 1]; // "worker" or "worker#2"
     orcs__entry_t *entry;               // directory record
     zsock_t *mailbox;                   // kept across incarnations
+    orcs__rx_batch_t *rx_batch;         // the mailbox's batch being split
     char endpoint[160];                 // mailbox endpoint
     orcs_actor_t *actor;                // running in-process incarnation
     orcs__proc_t proc;                  // running out-of-process one
@@ -97,8 +98,11 @@ s_child_destroy(s_child_t **child_p)
     s_child_t *child = *child_p;
     if (!child)
         return;
-    for (size_t i = 0; i < child->member_count; i++)
+    for (size_t i = 0; i < child->member_count; i++) {
         zsock_destroy(&child->members[i].mailbox);
+        orcs__rx_batch_close(child->members[i].rx_batch);
+        free(child->members[i].rx_batch);
+    }
     free(child->members);
     json_decref(child->spec);
     free(child);
@@ -234,6 +238,7 @@ s_member_start(s_sup_t *sup, s_member_t *m, char *err, size_t err_size)
             return rc;
         }
         orcs__dir_set_endpoint(dir, m->entry, m->endpoint);
+        m->rx_batch = orcs_calloc(1, sizeof *m->rx_batch);
     }
     orcs__spawn_opts_t opts = {
         .def = child->def,
@@ -242,6 +247,7 @@ s_member_start(s_sup_t *sup, s_member_t *m, char *err, size_t err_size)
         .config = child->config,
         .entry = m->entry,
         .mailbox = m->mailbox,
+        .rx_batch = m->rx_batch,
         .incarnation = m->incarnation,
     };
     rc = orcs__actor_spawn(sup->node, &opts, &m->actor, err, err_size);
@@ -266,6 +272,7 @@ s_member_stop(s_sup_t *sup, s_member_t *m)
         atomic_store(&m->entry->pid, 0);
     } else if (orcs__actor_halt(&m->actor, m->child->shutdown_ms) != ORCS_OK) {
         m->mailbox = NULL; // the abandoned thread closes it
+        m->rx_batch = NULL;
         m->endpoint[0] = 0;
     }
     m->running = false;
@@ -525,6 +532,7 @@ s_check_heartbeats(s_sup_t *sup)
                 // The thread keeps its mailbox; the next incarnation gets a
                 // new one and senders follow the directory.
                 m->mailbox = NULL;
+                m->rx_batch = NULL;
                 m->endpoint[0] = 0;
             }
             s_member_exited(sup, m, ORCS_EHUNG, reason);

@@ -1,14 +1,53 @@
 /*  fuzz_frame_decode.c — the message frame parser: varint(header size),
     header, body. The body offset must stay inside the frame, and a frame
-    that parses must parse the same way through the header cache.
+    that parses must parse the same way through the header cache. The same
+    bytes are also split as a batch frame (a zero byte, then framed
+    messages): every message it yields has its body inside the frame.
     SPDX-License-Identifier: MPL-2.0 */
 #include <string.h>
 
 #include "internal.h"
 
+// Splits data as a batch the way an actor's mailbox does.
+static void
+s_split(const uint8_t *data, size_t size)
+{
+    orcs__rx_batch_t rx = {0};
+    zmq_msg_init_size(&rx.frame, size + 1);
+    uint8_t *frame = zmq_msg_data(&rx.frame);
+    frame[0] = 0;
+    memcpy(frame + 1, data, size);
+    rx.pos = 1;
+    rx.active = size > 0;
+    if (!rx.active)
+        zmq_msg_close(&rx.frame);
+    orcs__header_cache_t cache;
+    memset(&cache, 0, sizeof cache);
+    orcs_msg_t *spare = NULL;
+    for (size_t n = 0; rx.active; n++) {
+        if (n > size)
+            __builtin_trap(); // every message takes at least one byte
+        orcs_msg_t *msg = NULL;
+        orcs_status rc =
+            orcs__msg_recv_cached(NULL, 0, &cache, &spare, &rx, &msg);
+        if (rc != ORCS_OK && rc != ORCS_EPROTO)
+            __builtin_trap();
+        if (rc != ORCS_OK)
+            continue;
+        size_t body = 0;
+        orcs_msg_body_raw(msg, &body);
+        if (!msg->has_frame || msg->frame_end > size + 1
+            || msg->frame_offset > msg->frame_end || body > size)
+            __builtin_trap();
+        orcs__msg_recycle(&msg, &spare);
+    }
+    orcs_msg_destroy(&spare);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    s_split(data, size);
     Envelope env;
     size_t offset = 0;
     orcs_status rc = orcs__frame_decode(data, size, NULL, &env, &offset);

@@ -163,6 +163,117 @@ test_msg_frames_over_sockets(void **state)
 }
 
 static void
+test_msg_batches_split_in_order(void **state)
+{
+    (void) state;
+    orcs_runtime_init();
+    zsock_t *pull = zsock_new_pull("inproc://test-msg-batches");
+    zsock_t *push = zsock_new_push("inproc://test-msg-batches");
+    void *in = zsock_resolve(pull), *out = zsock_resolve(push);
+    orcs__batch_t batch = {0};
+    orcs__header_cache_t tx = {0}, rx_cache = {0};
+    orcs__rx_batch_t rx = {0};
+    orcs_msg_t *spare = NULL;
+    // Three messages (one with a large body) go as one frame.
+    for (int i = 0; i < 3; i++) {
+        orcs_msg_t *msg = orcs_msg_new(i == 1 ? "other" : "item");
+        json_t *doc = json_pack("{s:i}", "i", i);
+        if (i == 2) {
+            char *text = calloc(1, 5001);
+            memset(text, 'x', 5000);
+            json_object_set_new(doc, "big", json_string(text));
+            free(text);
+        }
+        orcs_msg_set_body(msg, &doc);
+        msg->env.correlation_id = (uint64_t) i + 7;
+        assert_int_equal(orcs__batch_add(&batch, msg, &tx), ORCS_OK);
+        orcs_msg_destroy(&msg);
+    }
+    assert_int_equal(batch.count, 3);
+    assert_int_equal(orcs__batch_send(&batch, out, 0), ORCS_OK);
+    assert_int_equal(batch.count, 0);
+    // One frame that starts with a zero byte. A reader without batch
+    // state refuses it; send it again for a batch reader.
+    zmq_msg_t again, copy;
+    zmq_msg_init(&again);
+    zmq_msg_init(&copy);
+    assert_true(zmq_msg_recv(&again, in, 0) > 0);
+    assert_int_equal(((uint8_t *) zmq_msg_data(&again))[0], 0);
+    zmq_msg_copy(&copy, &again);
+    assert_true(zmq_msg_send(&again, out, 0) > 0);
+    orcs_msg_t *got = NULL;
+    assert_int_equal(orcs__msg_recv(in, 0, &got), ORCS_EPROTO);
+    assert_true(zmq_msg_send(&copy, out, 0) > 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(
+            orcs__msg_recv_cached(in, 0, &rx_cache, &spare, &rx, &got),
+            ORCS_OK);
+        assert_string_equal(orcs_msg_type(got), i == 1 ? "other" : "item");
+        assert_int_equal(orcs_msg_correlation_id(got), (uint64_t) i + 7);
+        assert_int_equal(rx.active, i < 2);
+        const json_t *body = NULL;
+        assert_int_equal(orcs_msg_body(got, &body), ORCS_OK);
+        if (i == 2)
+            assert_int_equal(
+                strlen(json_string_value(json_object_get(body, "big"))), 5000);
+        else
+            assert_int_equal(json_integer_value(json_object_get(body, "i")), i);
+        // A copy outlives the batch frame's other messages.
+        orcs_msg_t *dup = orcs_msg_dup(got);
+        orcs__msg_recycle(&got, &spare);
+        assert_int_equal(orcs_msg_body(dup, &body), ORCS_OK);
+        orcs_msg_destroy(&dup);
+    }
+    // A lone message in a batch goes as a plain frame.
+    orcs_msg_t *one = orcs_msg_new("one");
+    assert_int_equal(orcs__batch_add(&batch, one, &tx), ORCS_OK);
+    assert_int_equal(orcs__batch_send(&batch, out, 0), ORCS_OK);
+    assert_int_equal(orcs__msg_recv(in, 0, &got), ORCS_OK);
+    assert_string_equal(orcs_msg_type(got), "one");
+    orcs_msg_destroy(&got);
+    // Damaged batches: a length past the end, a zero length, a batch in a
+    // batch, a bad message then a good one (the good one still arrives).
+    uint8_t frame[ORCS_MSG_HEADER_MAX + 16];
+    size_t n = orcs__envelope_encode(&one->env, frame + 3, sizeof frame - 3);
+    frame[2] = (uint8_t) n; // varint(header size), header, no body
+    frame[1] = (uint8_t) (n + 1);
+    frame[0] = 0;
+    uint8_t past[] = {0, 0x7f, 1, 2};
+    uint8_t zero[] = {0, 0};
+    uint8_t nested[] = {0, 3, 0, 1, 1};
+    zmq_send(out, past, sizeof past, 0);
+    zmq_send(out, zero, sizeof zero, 0);
+    zmq_send(out, nested, sizeof nested, 0);
+    uint8_t mixed[sizeof frame + 8];
+    mixed[0] = 0;
+    mixed[1] = 2;
+    mixed[2] = 1;
+    mixed[3] = 0x08; // a header cut inside its first field
+    memcpy(mixed + 4, frame + 1, n + 2);
+    zmq_send(out, mixed, 4 + n + 2, 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(
+            orcs__msg_recv_cached(in, 0, &rx_cache, &spare, &rx, &got),
+            ORCS_EPROTO);
+        assert_false(rx.active && i < 2);
+    }
+    assert_int_equal(orcs__msg_recv_cached(in, 0, &rx_cache, &spare, &rx, &got),
+                     ORCS_OK);
+    assert_string_equal(orcs_msg_type(got), "one");
+    assert_false(rx.active);
+    orcs_msg_destroy(&got);
+    assert_int_equal(
+        orcs__msg_recv_cached(in, ZMQ_DONTWAIT, &rx_cache, &spare, &rx, &got),
+        ORCS_EAGAIN);
+    orcs__rx_batch_close(&rx);
+    orcs_msg_destroy(&one);
+    orcs_msg_destroy(&spare);
+    orcs__batch_free(&batch);
+    zsock_destroy(&push);
+    zsock_destroy(&pull);
+}
+
+static void
 test_status_names_round_trip(void **state)
 {
     (void) state;
@@ -217,6 +328,7 @@ main(void)
         cmocka_unit_test(test_msg_header_decode_rejects_garbage),
         cmocka_unit_test(test_msg_body_is_lazy_and_checked),
         cmocka_unit_test(test_msg_frames_over_sockets),
+        cmocka_unit_test(test_msg_batches_split_in_order),
         cmocka_unit_test(test_status_names_round_trip),
         cmocka_unit_test(test_timers_fire_in_order_and_cancel),
     };
