@@ -22,7 +22,8 @@ typedef struct {
     bool dirty;                    // listed in the actor's dirty routes
 } s_route_t;
 
-#define S_DRAIN_BATCH 256 // messages handled per wake-up before polling
+#define S_DRAIN_BATCH   256 // messages handled per wake-up before polling
+#define S_BATCH_WAIT_US 200 // a batch waits for later callbacks this long
 
 static void
 s_route_destroy(void **item)
@@ -107,6 +108,17 @@ s_flush(orcs_actor_t *self)
     self->dirty_count = 0;
 }
 
+// Sends the batches when the oldest has waited S_BATCH_WAIT_US: callbacks
+// run back to back while messages are queued, and their sends share
+// frames without holding an answer back for long.
+static void
+s_flush_late(orcs_actor_t *self)
+{
+    if (self->dirty_count
+        && orcs_clock_mono_us() - self->dirty_since_us >= S_BATCH_WAIT_US)
+        s_flush(self);
+}
+
 // Sends route's batch now and takes it off the dirty list (before the
 // route is destroyed).
 static void
@@ -136,6 +148,8 @@ s_batch_add(orcs_actor_t *self, s_route_t *route, orcs_msg_t *msg)
             self->dirty = orcs_realloc(self->dirty,
                                        self->dirty_alloc * sizeof *self->dirty);
         }
+        if (self->dirty_count == 0)
+            self->dirty_since_us = orcs_clock_mono_us();
         self->dirty[self->dirty_count++] = route;
         route->dirty = true;
     }
@@ -654,7 +668,7 @@ s_dispatch(orcs_actor_t *self, orcs_msg_t *msg)
     s_busy(self);
     orcs_status rc = self->def->receive(self, self->state, &msg);
     s_busy(self);
-    s_flush(self);
+    s_flush_late(self);
     orcs__msg_recycle(&msg, &self->spare);
     if (rc != ORCS_OK)
         s_callback_failed(self, "receive", rc);
@@ -741,7 +755,7 @@ s_fire_timers(orcs_actor_t *self)
         s_busy(self);
         orcs_status rc = self->def->timer(self, self->state, id, arg);
         s_busy(self);
-        s_flush(self);
+        s_flush_late(self);
         if (rc != ORCS_OK)
             s_callback_failed(self, "timer", rc);
     }
@@ -861,6 +875,7 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
             idle[2] = sub_idle;
         for (size_t i = base; i < n; i++)
             idle[i] = false;
+        s_flush(self); // before sleeping, everything goes out
         // Messages left in a batch are not seen by the socket's poll.
         bool batch_left = self->rx_batch->active;
         int rc = s_wait(items, idle, (int) base, (int) (base + watch_count),
@@ -908,7 +923,7 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
                 orcs_status status =
                     w.fn(self, self->state, w.fd, revents, w.arg);
                 s_busy(self);
-                s_flush(self);
+                s_flush_late(self);
                 if (status != ORCS_OK)
                     s_callback_failed(self, "watch", status);
                 break;

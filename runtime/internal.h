@@ -264,6 +264,7 @@ struct orcs_actor_t {
     void **dirty;                  // routes with a batch to send
     size_t dirty_count;            // used entries of dirty
     size_t dirty_alloc;            // allocated entries of dirty
+    int64_t dirty_since_us;        // when the oldest batch began
     zlist_t *inbox;                // client: messages kept aside
 };
 
