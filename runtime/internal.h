@@ -265,6 +265,8 @@ struct orcs_actor_t {
     size_t dirty_count;            // used entries of dirty
     size_t dirty_alloc;            // allocated entries of dirty
     int64_t dirty_since_us;        // when the oldest batch began
+    int64_t active_at_us;          // when it last took mail (spin window)
+    int spin_us;                   // the node's limits.spin_us
     zlist_t *inbox;                // client: messages kept aside
 };
 
@@ -386,6 +388,10 @@ const char *orcs__node_bus_in(orcs_node_t *node);
 const char *orcs__node_bus_out(orcs_node_t *node);
 uint64_t orcs__node_unique(orcs_node_t *node);
 int orcs__node_send_timeout_ms(orcs_node_t *node);
+
+// How long an actor watches its mailbox after work before it sleeps
+// (limits.spin_us; 0 = never).
+int orcs__node_spin_us(orcs_node_t *node);
 int orcs__node_max_message_bytes(orcs_node_t *node);
 // Resolves a kind name or plug-in path. err says why on failure.
 orcs_status orcs__node_kind(orcs_node_t *node,

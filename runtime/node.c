@@ -37,6 +37,7 @@ struct orcs_node_t {
     atomic_uint_fast64_t unique;        // endpoint and client numbers
     atomic_uint_fast64_t malformed;     // every malformed frame in the node
     int send_timeout_ms;                // default wait on a full mailbox
+    int spin_us;                        // actors watch for mail after work
     int max_message_bytes;              // socket size limit for outside peers
     zactor_t *bus;                      // zproxy
     orcs_client_t *inbox;               // top supervisors report here
@@ -200,6 +201,7 @@ orcs_node_configure(orcs_node_t *self,
     else
         self->control[0] = 0;
     self->send_timeout_ms = s_limit(copy, "send_timeout_ms", 5000);
+    self->spin_us = s_limit(copy, "spin_us", 200);
     self->max_message_bytes =
         s_limit(copy, "max_message_bytes", 16 * 1024 * 1024);
     orcs__sys_set_max_sockets((size_t) s_limit(copy, "max_sockets", 16384));
@@ -341,6 +343,12 @@ int
 orcs__node_send_timeout_ms(orcs_node_t *node)
 {
     return node->send_timeout_ms;
+}
+
+int
+orcs__node_spin_us(orcs_node_t *node)
+{
+    return node->spin_us;
 }
 
 int

@@ -83,7 +83,8 @@ test_config_new_default_fills_every_key(void **state)
                    " \"log_level\": \"warn\","
                    " \"limits\": {\"max_sockets\": 16384,"
                    "   \"max_message_bytes\": 16777216,"
-                   "   \"mailbox\": 1000, \"send_timeout_ms\": 5000},"
+                   "   \"mailbox\": 1000, \"send_timeout_ms\": 5000,"
+                   "   \"spin_us\": 200},"
                    " \"store\": {\"map_size_mb\": 64,"
                    "   \"map_max_mb\": 65536, \"durability\": \"sync\","
                    "   \"sync_ms\": 100},"
@@ -336,6 +337,10 @@ test_config_parse_refuses_wrong_types(void **state)
     s_parse_fails("supervisor:\n  intensity: '3'\n", ORCS_ECONFIG,
                   "node.yaml:2: supervisor.intensity: must be an integer "
                   "(got '3')");
+    s_parse_fails(
+        "limits:\n  spin_us: 100001\n", ORCS_ECONFIG,
+        "node.yaml:2: limits.spin_us: must be an integer from 0 to 100000 "
+        "(got 100001)");
     s_parse_fails("supervisor:\n  period_s: 1.5\n", ORCS_ECONFIG,
                   "node.yaml:2: supervisor.period_s: must be an integer "
                   "(got 1.5)");
