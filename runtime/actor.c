@@ -860,19 +860,50 @@ s_mail_waiting(orcs_actor_t *self)
 // without going to sleep saves the wake-up, which costs more than the
 // message on a virtual machine. An idle actor does not spin.
 static void
-s_spin(orcs_actor_t *self)
+s_spin(orcs_actor_t *self, const zmq_pollitem_t *items, size_t base, size_t n)
 {
     if (self->spin_us <= 0)
         return;
     int64_t now = orcs_clock_mono_us();
     int64_t until = self->active_at_us + self->spin_us;
+    if (now >= until)
+        return;
     orcs__timer_t *timer = orcs__timers_first(self->timers);
     if (timer && timer->due_us < until)
         until = timer->due_us;
-    while (now < until && !s_mail_waiting(self)) {
+    // A thread that wakes us through a watched fd bumps nudges first: a
+    // change ends the watch. One look at the fds covers what came before.
+    atomic_uint_fast64_t *nudges = &self->entry->nudges;
+    uint_fast64_t seen = atomic_load_explicit(nudges, memory_order_acquire);
+    if (n > base) {
+        struct pollfd fds[n - base];
+        for (size_t i = base; i < n; i++) {
+            short events = 0;
+            if (items[i].events & ZMQ_POLLIN)
+                events |= POLLIN;
+            if (items[i].events & ZMQ_POLLOUT)
+                events |= POLLOUT;
+            fds[i - base] = (struct pollfd){items[i].fd, events, 0};
+            if (items[i].socket) {
+                size_t size = sizeof fds[i - base].fd;
+                zmq_getsockopt(items[i].socket, ZMQ_FD, &fds[i - base].fd,
+                               &size);
+            }
+        }
+        if (poll(fds, (nfds_t) (n - base), 0) != 0)
+            return;
+    }
+    while (now < until && !s_mail_waiting(self)
+           && atomic_load_explicit(nudges, memory_order_acquire) == seen) {
         sched_yield();
         now = orcs_clock_mono_us();
     }
+}
+
+atomic_uint_fast64_t *
+orcs__actor_nudges(orcs_actor_t *actor)
+{
+    return &actor->entry->nudges;
 }
 
 // Runs the loop until the actor stops or $TERM arrives. Returns true when
@@ -913,7 +944,7 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
         // Messages left in a batch are not seen by the socket's poll.
         bool batch_left = self->rx_batch->active;
         if (!batch_left && mailbox_idle)
-            s_spin(self);
+            s_spin(self, items, base, n);
         int rc = s_wait(items, idle, (int) base, (int) (base + watch_count),
                         batch_left ? 0 : s_poll_timeout_ms(self));
         if (batch_left && rc >= 0) {

@@ -167,6 +167,8 @@ struct orcs__entry_t {
     atomic_uint_fast64_t msgs_out;            // sent by the actor
     atomic_uint_fast64_t malformed;           // frames refused by its sockets
     atomic_int_fast64_t queued; // in its mailbox now (local senders)
+    atomic_uint_fast64_t nudges; // bumped by threads that wake it through
+                                 // a watched fd (the store's write queue)
     atomic_int pid;             // process of an out-of-process child
     // under the directory mutex:
     char endpoint[160];   // mailbox endpoint ("" = none)
@@ -269,6 +271,10 @@ struct orcs_actor_t {
     int spin_us;                   // the node's limits.spin_us
     zlist_t *inbox;                // client: messages kept aside
 };
+
+// The counter that threads bump before they wake actor through a watched
+// fd (it ends the actor's watch for mail; see limits.spin_us).
+atomic_uint_fast64_t *orcs__actor_nudges(orcs_actor_t *actor);
 
 // Options to start one incarnation of an in-process actor.
 typedef struct {

@@ -533,6 +533,7 @@ s_open_store(orcs_node_t *self)
                    << 20,
         .relaxed = durability && strcmp(durability, "relaxed") == 0,
         .sync_ms = (int) s_store_int(self->config, "sync_ms", 100),
+        .spin_us = self->spin_us,
     };
     char path[PATH_MAX + 8];
     snprintf(path, sizeof path, "%s/store", self->data_dir);

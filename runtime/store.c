@@ -338,6 +338,7 @@ orcs_store_open(orcs_store_t *self,
         self->map_max = map_size;
     self->relaxed = o.relaxed;
     self->sync_ms = o.sync_ms > 0 ? o.sync_ms : S_SYNC_MS_DEFAULT;
+    self->spin_us = o.spin_us > 0 ? o.spin_us : 0;
     free(self->path);
     self->path = orcs_strdup(dir);
     self->closing = false;
@@ -481,6 +482,7 @@ s_enqueue(orcs_store_t *self, orcs__store_req_t *req)
     else
         self->head = req;
     self->tail = req;
+    atomic_fetch_add_explicit(&self->enqueued, 1, memory_order_release);
     pthread_cond_signal(&self->wake);
     return true;
 }

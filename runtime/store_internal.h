@@ -65,6 +65,8 @@ struct orcs_store_t {
     size_t page_size;             // LMDB page size
     bool relaxed;                 // MDB_NOSYNC + periodic sync
     int sync_ms;                  // relaxed: period of mdb_env_sync
+    int spin_us;                  // writer: watch for work before sleeping
+    atomic_uint_fast64_t enqueued; // requests queued so far (spin watch)
     bool is_open;                 // open succeeded, not closed yet
     pthread_rwlock_t grow_lock;   // read txns shared; map growth exclusive
     pthread_mutex_t lock;         // the queue and completions

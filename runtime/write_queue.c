@@ -12,17 +12,19 @@
 
 #include "orcs/log.h"
 #include "orcs/sys.h"
+#include "internal.h"
 #include "write_queue.h"
 
 typedef struct s_done_t s_done_t;
 
 // The part shared with the store's writer thread.
 typedef struct {
-    pthread_mutex_t lock; // guards closed, head, tail
-    atomic_int refs;      // the actor + one per write in flight
-    int fd;               // eventfd the actor watches
-    bool closed;          // the actor stopped: drop results
-    s_done_t *head;       // finished writes, oldest first
+    pthread_mutex_t lock;         // guards closed, head, tail
+    atomic_int refs;              // the actor + one per write in flight
+    int fd;                       // eventfd the actor watches
+    atomic_uint_fast64_t *nudges; // the actor's counter (outlives us)
+    bool closed;                  // the actor stopped: drop results
+    s_done_t *head;               // finished writes, oldest first
     s_done_t *tail;
 } s_shared_t;
 
@@ -73,6 +75,7 @@ s_on_written(orcs_status status, void *arg)
             shared->head = done;
         shared->tail = done;
         uint64_t one = 1;
+        atomic_fetch_add_explicit(shared->nudges, 1, memory_order_release);
         ssize_t n = write(shared->fd, &one, sizeof one);
         (void) n; // a full counter still wakes the actor
     }
@@ -117,6 +120,7 @@ orcs__wq_new(orcs_actor_t *actor, orcs__wq_fn *fn, void *state)
     pthread_mutex_init(&shared->lock, NULL);
     atomic_init(&shared->refs, 1);
     shared->fd = fd;
+    shared->nudges = orcs__actor_nudges(actor);
     orcs__wq_t *self = orcs_calloc(1, sizeof *self);
     self->actor = actor;
     self->shared = shared;

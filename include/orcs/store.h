@@ -53,6 +53,9 @@ typedef struct {
                      // sync_ms of acknowledged writes (docs/store.md)
     int sync_ms;     // relaxed only; 0 = 100
     int max_readers; // LMDB reader slots; 0 = 1024
+    int spin_us;     // after a commit the writer watches for more work
+                     // this long (yielding the CPU) before it sleeps;
+                     // 0 = never (the node passes limits.spin_us)
 } orcs_store_opts_t;
 
 typedef struct orcs_store_t orcs_store_t;
