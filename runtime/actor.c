@@ -61,13 +61,14 @@ s_backoff(int round)
 
 // ---- batches
 //
-// While a callback runs, messages to a local actor's mailbox are gathered
-// per route and go out as one frame when the callback returns (or when a
-// batch is full, or before the actor waits on a full mailbox). Their
+// Messages to a local actor's mailbox are gathered per route and go out
+// as one frame before the actor sleeps, once the oldest has waited
+// S_BATCH_WAIT_US while later callbacks ran, when a batch is full, or
+// before the actor waits on a full mailbox (docs/architecture.md). Their
 // mailbox places are reserved when they are sent, so bounds hold.
 
 // Sends route's batch, waiting up to the send timeout when the socket
-// would block. Messages that cannot go are counted and their places freed.
+// would block. Messages that cannot go are logged and their places freed.
 static void
 s_batch_flush(orcs_actor_t *self, s_route_t *route)
 {
