@@ -192,9 +192,45 @@ s_local_name(orcs_actor_t *self, const char *to, char *name, size_t size)
     return ORCS_OK;
 }
 
+// Drops the routes whose target changed since they were built (a client
+// that went away, an actor that restarted elsewhere): they are rebuilt on
+// demand, and an actor that answers many short-lived clients does not keep
+// a socket for each. Runs when the table has doubled since the last sweep.
+static void
+s_routes_sweep(orcs_actor_t *self)
+{
+    zlist_t *stale = zlist_new();
+    zlist_autofree(stale);
+    for (s_route_t *route = zhashx_first(self->routes); route;
+         route = zhashx_next(self->routes))
+        if (route->entry
+            && atomic_load_explicit(&route->entry->generation,
+                                    memory_order_acquire)
+                   != route->generation)
+            zlist_append(stale, (void *) zhashx_cursor(self->routes));
+    for (char *name = zlist_first(stale); name; name = zlist_next(stale)) {
+        s_route_t *route = zhashx_lookup(self->routes, name);
+        s_route_flush(self, route);
+        if (route == self->last_route)
+            self->last_route = NULL;
+        zhashx_delete(self->routes, name);
+    }
+    zlist_destroy(&stale);
+    size_t size = zhashx_size(self->routes);
+    self->routes_sweep_at = size < 32 ? 64 : 2 * size;
+}
+
+size_t
+orcs__actor_route_count(orcs_actor_t *actor)
+{
+    return actor->routes ? zhashx_size(actor->routes) : 0;
+}
+
 static orcs_status
 s_route_build(orcs_actor_t *self, const char *name, s_route_t **route_p)
 {
+    if (zhashx_size(self->routes) >= self->routes_sweep_at)
+        s_routes_sweep(self);
     orcs__dir_t *dir = orcs__node_dir(self->node);
     orcs__entry_t *entry = orcs__dir_get(dir, name, false);
     zlist_t *endpoints = NULL;

@@ -241,6 +241,7 @@ struct orcs_actor_t {
     zsock_t *sub;                         // SUB from the bus, made on demand
     zlist_t *sub_prefixes;                // its subscriptions (strings)
     zhashx_t *routes;                     // address -> orcs__route_t
+    size_t routes_sweep_at;               // sweep stale routes at this size
     void *last_route;                     // the route used last (cache)
     orcs_msg_t *spare;                    // an emptied message to reuse
     char last_route_name[ORCS_MSG_ADDRESS_MAX + 1]; // its address
@@ -271,6 +272,9 @@ struct orcs_actor_t {
     int spin_us;                   // the node's limits.spin_us
     zlist_t *inbox;                // client: messages kept aside
 };
+
+// Routes (cached sockets to other actors) the actor holds now.
+size_t orcs__actor_route_count(orcs_actor_t *actor);
 
 // The counter that threads bump before they wake actor through a watched
 // fd (it ends the actor's watch for mail; see limits.spin_us).

@@ -77,6 +77,12 @@ s_prober_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         orcs_msg_destroy(&ask);
         return rc;
     }
+    if (strcmp(type, "routes") == 0) {
+        s_answer(actor, self,
+                 json_pack("{s:I}", "routes",
+                           (json_int_t) orcs__actor_route_count(actor)));
+        return ORCS_OK;
+    }
     if (strcmp(type, "burst") == 0) {
         // n numbered "seq" messages to one actor, all in this callback:
         // they travel in batches (docs/architecture.md).
@@ -370,6 +376,31 @@ test_actor_restart_keeps_rest_of_batch(void **state)
 }
 
 static void
+test_actor_answering_many_clients_keeps_few_routes(void **state)
+{
+    // Each client has its own name; an actor answering 300 of them, one
+    // after the other, drops the routes of those that went away.
+    fixture_t *f = *state;
+    json_int_t most = 0;
+    for (int i = 0; i < 300; i++) {
+        orcs_client_t *client = orcs_client_new(f->node);
+        orcs_msg_t *msg = orcs_msg_new("routes");
+        orcs_msg_t *reply = NULL;
+        assert_int_equal(orcs_client_ask(client, "prober", &msg, 10000, &reply),
+                         ORCS_OK);
+        const json_t *body = NULL;
+        assert_int_equal(orcs_msg_body(reply, &body), ORCS_OK);
+        json_int_t routes = json_integer_value(json_object_get(body, "routes"));
+        if (routes > most)
+            most = routes;
+        orcs_msg_destroy(&reply);
+        orcs_client_destroy(&client);
+    }
+    assert_true(most >= 1);
+    assert_true(most <= 128);
+}
+
+static void
 test_actor_addresses(void **state)
 {
     fixture_t *f = *state;
@@ -537,6 +568,7 @@ main(void)
         cmocka_unit_test(
             test_actor_burst_through_small_mailbox_arrives_in_order),
         cmocka_unit_test(test_actor_restart_keeps_rest_of_batch),
+        cmocka_unit_test(test_actor_answering_many_clients_keeps_few_routes),
         cmocka_unit_test(test_actor_addresses),
         cmocka_unit_test(test_actor_pool_spreads_messages),
         cmocka_unit_test(test_actor_events_reach_subscribers),
