@@ -24,6 +24,7 @@ typedef struct {
 
 #define S_DRAIN_BATCH   256 // messages handled per wake-up before polling
 #define S_BATCH_WAIT_US 200 // a batch waits for later callbacks this long
+#define S_AWAIT_SPIN    5   // spin_us times this while writes are pending
 
 static void
 s_route_destroy(void **item)
@@ -902,7 +903,12 @@ s_spin(orcs_actor_t *self, const zmq_pollitem_t *items, size_t base, size_t n)
     if (self->spin_us <= 0)
         return;
     int64_t now = orcs_clock_mono_us();
-    int64_t until = self->active_at_us + self->spin_us;
+    // Waiting for its own store writes, the actor knows a wake-up is
+    // coming: it watches longer (a synced commit takes a few hundred us).
+    int64_t window = self->spin_us;
+    if (self->awaiting > 0)
+        window *= S_AWAIT_SPIN;
+    int64_t until = self->active_at_us + window;
     if (now >= until)
         return;
     orcs__timer_t *timer = orcs__timers_first(self->timers);
@@ -941,6 +947,12 @@ atomic_uint_fast64_t *
 orcs__actor_nudges(orcs_actor_t *actor)
 {
     return &actor->entry->nudges;
+}
+
+void
+orcs__actor_awaiting_add(orcs_actor_t *actor, int delta)
+{
+    actor->awaiting += delta;
 }
 
 // Runs the loop until the actor stops or $TERM arrives. Returns true when
@@ -1007,10 +1019,8 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
                 break;
             pipe_idle = false;
         }
-        if (items[1].revents & ZMQ_POLLIN) {
+        if (items[1].revents & ZMQ_POLLIN)
             mailbox_idle = s_drain_mailbox(self, &msgs_in);
-            self->active_at_us = orcs_clock_mono_us();
-        }
         if (self->sub && !self->stop && (items[2].revents & ZMQ_POLLIN)) {
             s_drain_events(self);
             sub_idle = false;
@@ -1036,6 +1046,8 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
             }
         }
         s_fire_timers(self);
+        if (rc > 0)
+            self->active_at_us = orcs_clock_mono_us();
         if (atomic_load(&self->abandoned))
             break;
     }

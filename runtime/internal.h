@@ -270,8 +270,14 @@ struct orcs_actor_t {
     int64_t dirty_since_us;        // when the oldest batch began
     int64_t active_at_us;          // when it last took mail (spin window)
     int spin_us;                   // the node's limits.spin_us
+    int awaiting;                  // its store writes not answered yet
     zlist_t *inbox;                // client: messages kept aside
 };
+
+// Counts store writes the actor waits for (+1 sent, -1 answered); while
+// some are pending it watches for mail longer before sleeping. Actor
+// thread only.
+void orcs__actor_awaiting_add(orcs_actor_t *actor, int delta);
 
 // Routes (cached sockets to other actors) the actor holds now.
 size_t orcs__actor_route_count(orcs_actor_t *actor);

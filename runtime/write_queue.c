@@ -10,9 +10,9 @@
 
 #include <czmq.h>
 
+#include "internal.h"
 #include "orcs/log.h"
 #include "orcs/sys.h"
-#include "internal.h"
 #include "write_queue.h"
 
 typedef struct s_done_t s_done_t;
@@ -100,6 +100,7 @@ s_on_ready(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
     pthread_mutex_unlock(&self->shared->lock);
     while (done) {
         s_done_t *next = done->next;
+        orcs__actor_awaiting_add(self->actor, -1);
         self->fn(self->state, done->id, done->status);
         free(done);
         done = next;
@@ -163,6 +164,7 @@ orcs__wq_write(orcs__wq_t *self,
     if (rc != ORCS_OK) { // the callback will not run
         atomic_fetch_sub(&self->shared->refs, 1);
         free(done);
-    }
+    } else
+        orcs__actor_awaiting_add(self->actor, 1);
     return rc;
 }
