@@ -401,6 +401,26 @@ test_actor_answering_many_clients_keeps_few_routes(void **state)
 }
 
 static void
+test_actor_works_without_spinning(void **state)
+{
+    // limits.spin_us: 0: actors sleep as soon as they are idle; asks,
+    // bursts and replies still arrive.
+    (void) state;
+    fixture_t g;
+    assert_int_equal(
+        fixture_start_with(&g, s_tree, s_kinds,
+                           json_pack("{s:{s:i}}", "limits", "spin_us", 0)),
+        ORCS_OK);
+    json_t *outcome = fixture_ask(&g, "prober", "ask_echo", NULL, NULL);
+    assert_non_null(outcome);
+    assert_string_equal(json_string_value(json_object_get(outcome, "kind")),
+                        "reply");
+    json_decref(outcome);
+    s_burst_arrives_in_order(&g, 500);
+    fixture_stop(&g);
+}
+
+static void
 test_actor_addresses(void **state)
 {
     fixture_t *f = *state;
@@ -569,6 +589,7 @@ main(void)
             test_actor_burst_through_small_mailbox_arrives_in_order),
         cmocka_unit_test(test_actor_restart_keeps_rest_of_batch),
         cmocka_unit_test(test_actor_answering_many_clients_keeps_few_routes),
+        cmocka_unit_test(test_actor_works_without_spinning),
         cmocka_unit_test(test_actor_addresses),
         cmocka_unit_test(test_actor_pool_spreads_messages),
         cmocka_unit_test(test_actor_events_reach_subscribers),
