@@ -5,6 +5,7 @@
 #include "orcs/actor.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -1126,6 +1127,13 @@ static void
 s_actor_main(zsock_t *pipe, void *args)
 {
     orcs_actor_t *self = args;
+    // The actor's name on its thread (15 bytes at most), for top -H, perf
+    // and debuggers.
+    char thread_name[16];
+    size_t n = strnlen(self->name, sizeof thread_name - 1);
+    memcpy(thread_name, self->name, n);
+    thread_name[n] = 0;
+    pthread_setname_np(pthread_self(), thread_name);
     self->batching = true;
     self->routes = zhashx_new();
     zhashx_set_destructor(self->routes, s_route_destroy);

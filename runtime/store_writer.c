@@ -298,6 +298,7 @@ void *
 orcs__store_writer_main(void *arg)
 {
     orcs_store_t *self = arg;
+    pthread_setname_np(pthread_self(), "orcs-store");
     orcs__store_req_t **reqs = orcs_malloc(S_GROUP_BATCHES * sizeof *reqs);
     bool dirty = false; // relaxed: commits not synced yet
     int64_t sync_due_us = 0;
