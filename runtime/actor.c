@@ -1320,8 +1320,8 @@ orcs__client_new_named(orcs_node_t *node, const char *name)
     a->is_client = true;
     a->send_timeout_ms = orcs__node_send_timeout_ms(node);
     snprintf(a->name, sizeof a->name, "%s", name);
-    a->entry = orcs__dir_get(orcs__node_dir(node), a->name, true);
-    a->entry->is_client = true;
+    a->entry = orcs__dir_client(orcs__node_dir(node), a->name);
+    orcs_assert(a->entry);
     a->entry->mailbox_bound = 100000;
     char endpoint[160];
     orcs_status rc = orcs__mailbox_new(node, a->name, 100000, false,
@@ -1344,13 +1344,15 @@ orcs_client_destroy(orcs_client_t **self_p)
         return;
     orcs_client_t *self = *self_p;
     orcs_actor_t *a = &self->actor;
-    orcs__dir_remove(orcs__node_dir(a->node), a->entry);
+    orcs__dir_t *dir = orcs__node_dir(a->node);
+    orcs__dir_remove(dir, a->entry); // senders stop finding it
     orcs_msg_t *msg;
     while ((msg = zlist_pop(a->inbox)))
         orcs_msg_destroy(&msg);
     zlist_destroy(&a->inbox);
     s_close_sockets(a);
     zsock_destroy(&a->mailbox);
+    orcs__dir_client_release(dir, a->entry); // for the next client
     free(self);
     *self_p = NULL;
 }

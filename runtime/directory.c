@@ -15,6 +15,9 @@ struct orcs__dir_t {
     size_t alloc;            // allocated slots of entries
     char uplink[160];        // endpoint for names not known here
     int next_order;          // start order counter
+    orcs__entry_t **spare;   // entries of destroyed clients, for reuse
+    size_t spare_count;      // used slots of spare
+    size_t spare_alloc;      // allocated slots of spare
 };
 
 static const char *const s_state_names[] = {
@@ -48,6 +51,7 @@ orcs__dir_destroy(orcs__dir_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         free(self->entries[i]);
     free(self->entries);
+    free(self->spare);
     zhashx_destroy(&self->by_name);
     pthread_mutex_destroy(&self->lock);
     free(self);
@@ -80,6 +84,62 @@ orcs__dir_get(orcs__dir_t *self, const char *name, bool create)
     }
     pthread_mutex_unlock(&self->lock);
     return entry;
+}
+
+orcs__entry_t *
+orcs__dir_client(orcs__dir_t *self, const char *name)
+{
+    orcs__entry_t *entry = NULL;
+    pthread_mutex_lock(&self->lock);
+    if (self->spare_count > 0 && strlen(name) <= ORCS_ACTOR_NAME_MAX
+        && !zhashx_lookup(self->by_name, name)) {
+        // A destroyed client's entry under the new name: routes still
+        // pointing at it see the generation move and look the name up
+        // again, which finds nothing.
+        entry = self->spare[--self->spare_count];
+        zhashx_delete(self->by_name, entry->name);
+        snprintf(entry->name, sizeof entry->name, "%s", name);
+        entry->removed = false;
+        entry->endpoint[0] = 0;
+        entry->last_error[0] = 0;
+        entry->order = self->next_order++;
+        atomic_store(&entry->msgs_in, 0);
+        atomic_store(&entry->msgs_out, 0);
+        atomic_store(&entry->malformed, 0);
+        atomic_store(&entry->queued, 0);
+        atomic_store(&entry->state, ORCS__STATE_STARTING);
+        atomic_fetch_add(&entry->generation, 1);
+        zhashx_insert(self->by_name, entry->name, entry);
+    }
+    pthread_mutex_unlock(&self->lock);
+    if (!entry)
+        entry = orcs__dir_get(self, name, true);
+    if (entry)
+        entry->is_client = true;
+    return entry;
+}
+
+void
+orcs__dir_client_release(orcs__dir_t *self, orcs__entry_t *entry)
+{
+    orcs__dir_remove(self, entry);
+    pthread_mutex_lock(&self->lock);
+    if (self->spare_count == self->spare_alloc) {
+        self->spare_alloc = self->spare_alloc ? 2 * self->spare_alloc : 16;
+        self->spare =
+            orcs_realloc(self->spare, self->spare_alloc * sizeof *self->spare);
+    }
+    self->spare[self->spare_count++] = entry;
+    pthread_mutex_unlock(&self->lock);
+}
+
+size_t
+orcs__dir_count(orcs__dir_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    size_t count = self->count;
+    pthread_mutex_unlock(&self->lock);
+    return count;
 }
 
 void

@@ -203,6 +203,18 @@ orcs__dir_set_error(orcs__dir_t *self, orcs__entry_t *entry, const char *text);
 // Marks an entry removed (its name may be reused).
 void orcs__dir_remove(orcs__dir_t *self, orcs__entry_t *entry);
 
+// The entry of a new client named name (a new name): the entry of a
+// destroyed client when there is one (so a process that makes a client per
+// request keeps a bounded directory), else a new one. NULL when the name
+// is too long.
+orcs__entry_t *orcs__dir_client(orcs__dir_t *self, const char *name);
+
+// Removes a destroyed client's entry and keeps it for orcs__dir_client.
+void orcs__dir_client_release(orcs__dir_t *self, orcs__entry_t *entry);
+
+// Entries ever made (live, removed and spare).
+size_t orcs__dir_count(orcs__dir_t *self);
+
 // Marks every entry under a supervisor removed, recursively.
 void orcs__dir_remove_tree(orcs__dir_t *self, const char *supervisor);
 
