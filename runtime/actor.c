@@ -440,6 +440,27 @@ orcs_actor_ask(orcs_actor_t *self,
     return ORCS_OK;
 }
 
+// Sends *reply_p as the answer to an ask from `from`.
+static orcs_status
+s_reply(orcs_actor_t *self,
+        const char *from,
+        uint64_t correlation_id,
+        const char *type,
+        const char *run_id,
+        int64_t deadline_us,
+        orcs_msg_t **reply_p)
+{
+    orcs_msg_t *reply = *reply_p;
+    reply->env.kind = ORCS_MSG_REPLY;
+    reply->env.correlation_id = correlation_id;
+    if (!reply->env.type[0])
+        snprintf(reply->env.type, sizeof reply->env.type, "%s", type);
+    if (!reply->env.run_id[0])
+        snprintf(reply->env.run_id, sizeof reply->env.run_id, "%s", run_id);
+    reply->env.deadline_us = deadline_us;
+    return s_send(self, from, reply_p, self->send_timeout_ms);
+}
+
 orcs_status
 orcs_actor_reply(orcs_actor_t *self,
                  const orcs_msg_t *request,
@@ -448,16 +469,63 @@ orcs_actor_reply(orcs_actor_t *self,
     orcs_assert(self && request && reply_p && *reply_p);
     if (request->env.kind != ORCS_MSG_ASK || !request->env.from[0])
         return ORCS_EINVAL;
-    orcs_msg_t *reply = *reply_p;
-    reply->env.kind = ORCS_MSG_REPLY;
-    reply->env.correlation_id = request->env.correlation_id;
-    if (!reply->env.type[0])
-        memcpy(reply->env.type, request->env.type, sizeof reply->env.type);
-    if (!reply->env.run_id[0])
-        memcpy(reply->env.run_id, request->env.run_id,
-               sizeof reply->env.run_id);
-    reply->env.deadline_us = request->env.deadline_us;
-    return s_send(self, request->env.from, reply_p, self->send_timeout_ms);
+    return s_reply(self, request->env.from, request->env.correlation_id,
+                   request->env.type, request->env.run_id,
+                   request->env.deadline_us, reply_p);
+}
+
+struct orcs_reply_to_t {
+    uint64_t correlation_id; // of the ask
+    int64_t deadline_us;     // the ask's deadline (0 = none)
+    const char *type;        // the ask's type (in the same allocation)
+    const char *run_id;      // the ask's run id (likewise)
+    char from[];             // the asker's address, then type and run id
+};
+
+orcs_reply_to_t *
+orcs_reply_to_new(const orcs_msg_t *msg)
+{
+    orcs_assert(msg);
+    if (msg->env.kind != ORCS_MSG_ASK || !msg->env.from[0])
+        return NULL;
+    size_t from = strlen(msg->env.from) + 1;
+    size_t type = strlen(msg->env.type) + 1;
+    size_t run_id = strlen(msg->env.run_id) + 1;
+    orcs_reply_to_t *self = orcs_malloc(sizeof *self + from + type + run_id);
+    self->correlation_id = msg->env.correlation_id;
+    self->deadline_us = msg->env.deadline_us;
+    memcpy(self->from, msg->env.from, from);
+    char *at = self->from + from;
+    memcpy(at, msg->env.type, type);
+    self->type = at;
+    memcpy(at + type, msg->env.run_id, run_id);
+    self->run_id = at + type;
+    return self;
+}
+
+void
+orcs_reply_to_destroy(orcs_reply_to_t **self_p)
+{
+    if (self_p) {
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+const char *
+orcs_reply_to_address(const orcs_reply_to_t *self)
+{
+    return self->from;
+}
+
+orcs_status
+orcs_actor_reply_to(orcs_actor_t *self,
+                    const orcs_reply_to_t *to,
+                    orcs_msg_t **reply_p)
+{
+    orcs_assert(self && to && reply_p && *reply_p);
+    return s_reply(self, to->from, to->correlation_id, to->type, to->run_id,
+                   to->deadline_us, reply_p);
 }
 
 // ---- timers

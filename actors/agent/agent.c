@@ -358,14 +358,15 @@ s_agent_terminate(orcs_actor_t *actor, void *state, orcs_status reason)
     orcs__wq_destroy(&self->wq);
     while (self->runs) {
         s_run_t *run = self->runs;
-        if (!run->finished && run->request) {
+        if (!run->finished && run->reply_to) {
             orcs_msg_t *reply = orcs_msg_new("agent.run");
             orcs_msg_set_status(reply, ORCS_ESHUTDOWN);
             json_t *body =
                 json_pack("{s:s, s:s, s:s}", "error", "the agent stopped",
                           "run", run->id, "key", run->key);
             orcs_msg_set_body(reply, &body);
-            if (orcs_actor_reply(self->actor, run->request, &reply) != ORCS_OK)
+            if (orcs_actor_reply_to(self->actor, run->reply_to, &reply)
+                != ORCS_OK)
                 orcs_msg_destroy(&reply);
         }
         orcs__agent_run_free(self, run);

@@ -54,10 +54,10 @@ struct orcs__agent_run_t {
     char session[ORCS_MSG_ADDRESS_MAX + 32];
     orcs__agent_definition_t *def;
     orcs__agent_definition_t *root; // the top-level definition (a ref)
-    orcs_msg_t *request;       // the agent.run ask to answer (top-level runs)
-    orcs__agent_run_t *parent; // a sub-agent's parent run
-    size_t parent_index;       // which of the parent's calls this answers
-    json_t *history;           // every message of the conversation so far
+    orcs_reply_to_t *reply_to;      // who waits for agent.run (top-level runs)
+    orcs__agent_run_t *parent;      // a sub-agent's parent run
+    size_t parent_index;            // which of the parent's calls this answers
+    json_t *history;                // every message of the conversation so far
     json_t *tools;       // wire name -> {"name", "timeout_ms"}, {"sub"}, or
                          // {"clarify": true}
     json_t *openai;      // the tools offered to the model
@@ -159,7 +159,8 @@ orcs_status orcs__agent_thread_append(orcs__agent_t *self,
 // ---- run.c
 
 // Starts a run of def (top-level when parent is NULL) on input
-// (borrowed). Takes *request_p when it is an ask. Returns the run (it may
+// (borrowed). Keeps the reply address of *request_p when it is an ask (the
+// message stays the caller's). Returns the run (it may
 // already be finished: a refused input), or NULL when it failed at once.
 typedef struct {
     const char *id;     // run id ("" or NULL: a new one)

@@ -109,7 +109,7 @@ orcs__agent_run_free(s_agent_t *self, s_run_t *run)
         self->runs = run->next;
     if (run->next)
         run->next->prev = run->prev;
-    orcs_msg_destroy(&run->request);
+    orcs_reply_to_destroy(&run->reply_to);
     json_decref(run->history);
     json_decref(run->tools);
     json_decref(run->openai);
@@ -152,7 +152,7 @@ static void s_sub_done(s_agent_t *self,
 static void
 s_reply(s_agent_t *self, s_run_t *run, orcs_status status, json_t *body)
 {
-    if (!run->request) {
+    if (!run->reply_to) {
         json_decref(body);
         return;
     }
@@ -167,7 +167,7 @@ s_reply(s_agent_t *self, s_run_t *run, orcs_status status, json_t *body)
     orcs_msg_set_status(reply, status);
     orcs_msg_set_run_id(reply, run->id);
     orcs_msg_set_body(reply, &body);
-    if (orcs_actor_reply(self->actor, run->request, &reply) != ORCS_OK) {
+    if (orcs_actor_reply_to(self->actor, run->reply_to, &reply) != ORCS_OK) {
         orcs_log_debug("agent", "%s: reply for key %s dropped",
                        orcs_actor_name(self->actor), run->key);
         orcs_msg_destroy(&reply);
@@ -503,10 +503,8 @@ orcs__agent_run_start(s_agent_t *self,
 {
     s_run_t *run = s_run_new(self, def, opts, parent);
     run->parent_index = parent_index;
-    if (request_p && orcs_msg_kind_of(*request_p) == ORCS_MSG_ASK) {
-        run->request = *request_p;
-        *request_p = NULL;
-    }
+    if (request_p && *request_p)
+        run->reply_to = orcs_reply_to_new(*request_p); // NULL for a send
     s_publish(self, run, "agent.started",
               json_pack("{s:O}", "input", (json_t *) input));
     char reason[S_ERROR_MAX] = "";

@@ -476,8 +476,7 @@ s_chat(orcs__model_t *self, orcs_msg_t **msg_p)
         return rc;
     }
     orcs__model_call_t *call = orcs_calloc(1, sizeof *call);
-    call->request = request;
-    *msg_p = NULL;
+    call->reply_to = orcs_reply_to_new(request); // not the whole ask
     call->session_id = orcs_strdup(id);
     call->run = orcs_strdup(run);
     call->step = step;

@@ -18,20 +18,53 @@
 // Replies
 
 orcs_status
-orcs__model_reply(orcs__model_t *self, const orcs_msg_t *request, json_t *body)
+orcs__model_reply_to(orcs__model_t *self,
+                     const orcs_reply_to_t *to,
+                     orcs_status status,
+                     json_t *body)
 {
-    if (orcs_msg_kind_of(request) != ORCS_MSG_ASK) {
+    if (!to) { // not an ask: nobody waits
         json_decref(body);
         return ORCS_OK;
     }
-    orcs_msg_t *reply = orcs_msg_new(orcs_msg_type(request));
+    orcs_msg_t *reply = orcs_msg_new(NULL); // the ask's type
     orcs_msg_set_body(reply, &body);
-    orcs_status rc = orcs_actor_reply(self->actor, request, &reply);
+    orcs_msg_set_status(reply, status);
+    orcs_status rc = orcs_actor_reply_to(self->actor, to, &reply);
     if (rc != ORCS_OK)
         orcs_log_debug("model", "reply not delivered status=%s to=%s",
-                       orcs_status_name(rc), orcs_msg_from(request));
+                       orcs_status_name(rc), orcs_reply_to_address(to));
     orcs_msg_destroy(&reply);
     return ORCS_OK;
+}
+
+orcs_status
+orcs__model_reply_to_error(orcs__model_t *self,
+                           const orcs_reply_to_t *to,
+                           orcs_status status,
+                           const char *text,
+                           int attempts)
+{
+    unsigned index = (unsigned) -status;
+    if (index < ORCS__MODEL_STATUS_COUNT)
+        self->errors[index]++;
+    if (!to)
+        return ORCS_OK;
+    json_t *body = json_pack("{s:s}", "error", text);
+    if (!body) // not UTF-8 (a server's bytes): say what it was at least
+        body = json_pack("{s:s}", "error", orcs_status_str(status));
+    if (attempts > 0)
+        json_object_set_new(body, "attempts", json_integer(attempts));
+    return orcs__model_reply_to(self, to, status, body);
+}
+
+orcs_status
+orcs__model_reply(orcs__model_t *self, const orcs_msg_t *request, json_t *body)
+{
+    orcs_reply_to_t *to = orcs_reply_to_new(request);
+    orcs_status rc = orcs__model_reply_to(self, to, ORCS_OK, body);
+    orcs_reply_to_destroy(&to);
+    return rc;
 }
 
 orcs_status
@@ -41,25 +74,11 @@ orcs__model_reply_error(orcs__model_t *self,
                         const char *text,
                         int attempts)
 {
-    unsigned index = (unsigned) -status;
-    if (index < ORCS__MODEL_STATUS_COUNT)
-        self->errors[index]++;
-    if (orcs_msg_kind_of(request) != ORCS_MSG_ASK)
-        return ORCS_OK;
-    json_t *body = json_pack("{s:s}", "error", text);
-    if (!body) // not UTF-8 (a server's bytes): say what it was at least
-        body = json_pack("{s:s}", "error", orcs_status_str(status));
-    if (attempts > 0)
-        json_object_set_new(body, "attempts", json_integer(attempts));
-    orcs_msg_t *reply = orcs_msg_new(orcs_msg_type(request));
-    orcs_msg_set_body(reply, &body);
-    orcs_msg_set_status(reply, status);
-    orcs_status rc = orcs_actor_reply(self->actor, request, &reply);
-    if (rc != ORCS_OK)
-        orcs_log_debug("model", "reply not delivered status=%s to=%s",
-                       orcs_status_name(rc), orcs_msg_from(request));
-    orcs_msg_destroy(&reply);
-    return ORCS_OK;
+    orcs_reply_to_t *to = orcs_reply_to_new(request);
+    orcs_status rc =
+        orcs__model_reply_to_error(self, to, status, text, attempts);
+    orcs_reply_to_destroy(&to);
+    return rc;
 }
 
 double
@@ -128,7 +147,7 @@ orcs__model_call_destroy(orcs__model_t *self, orcs__model_call_t **call_p)
         session->pending = NULL;
     s_unlink(self, call);
     self->in_flight--;
-    orcs_msg_destroy(&call->request);
+    orcs_reply_to_destroy(&call->reply_to);
     json_decref(call->messages);
     json_decref(call->tools);
     json_decref(call->options);
@@ -282,8 +301,8 @@ s_succeed(orcs__model_t *self, orcs__model_call_t *call, json_t *answer)
         json_is_string(model) ? json_string_value(model) : s_model_name(call),
         "provider", provider->name, "attempts", call->attempts, "ms", ms);
     if (!body) { // a finish_reason that is not a string, say
-        orcs_status rc = orcs__model_reply_error(
-            self, call->request, ORCS_EPROTO, "the answer has a bad shape",
+        orcs_status rc = orcs__model_reply_to_error(
+            self, call->reply_to, ORCS_EPROTO, "the answer has a bad shape",
             call->attempts);
         orcs__model_call_destroy(self, &call);
         return rc;
@@ -300,7 +319,7 @@ s_succeed(orcs__model_t *self, orcs__model_call_t *call, json_t *answer)
         zhashx_lookup(self->sessions, call->session_id);
     if (session)
         session->used_us = orcs_clock_mono_us();
-    orcs_status rc = orcs__model_reply(self, call->request, body);
+    orcs_status rc = orcs__model_reply_to(self, call->reply_to, ORCS_OK, body);
     orcs__model_call_destroy(self, &call);
     return rc;
 }
@@ -347,8 +366,8 @@ s_fail(orcs__model_t *self,
                                       orcs_status_name(result->status), "error",
                                       text, "attempts", call->attempts));
     s_roll_back(self, call);
-    orcs_status rc = orcs__model_reply_error(
-        self, call->request, result->status, text, call->attempts);
+    orcs_status rc = orcs__model_reply_to_error(
+        self, call->reply_to, result->status, text, call->attempts);
     orcs__model_call_destroy(self, &call);
     return rc;
 }

@@ -155,7 +155,7 @@ typedef struct {
 struct orcs__model_call_t {
     orcs__model_tag tag;        // ORCS__MODEL_TAG_CALL
     orcs__model_t *owner;       // the actor state
-    orcs_msg_t *request;        // the ask (owned)
+    orcs_reply_to_t *reply_to;  // who waits (NULL: a send, nobody)
     char *session_id;           // its session
     char *run;                  // run id ("" = none)
     json_int_t step;            // agent step
@@ -306,6 +306,18 @@ orcs_status orcs__model_reply_error(orcs__model_t *self,
 // ORCS_OK.
 orcs_status
 orcs__model_reply(orcs__model_t *self, const orcs_msg_t *request, json_t *body);
+
+// As orcs__model_reply and orcs__model_reply_error, to a kept reply
+// address (NULL: nobody waits; body is freed). status goes on the reply.
+orcs_status orcs__model_reply_to(orcs__model_t *self,
+                                 const orcs_reply_to_t *to,
+                                 orcs_status status,
+                                 json_t *body);
+orcs_status orcs__model_reply_to_error(orcs__model_t *self,
+                                       const orcs_reply_to_t *to,
+                                       orcs_status status,
+                                       const char *text,
+                                       int attempts);
 
 // Cost of usage at the provider's prices.
 double orcs__model_cost(const orcs__model_provider_t *provider,

@@ -120,6 +120,29 @@ ORCS_EXPORT orcs_status orcs_actor_reply(orcs_actor_t *self,
                                          const orcs_msg_t *request,
                                          orcs_msg_t **reply_p);
 
+// What answering an ask needs, kept apart from the ask: the asker's
+// address, the correlation id, the type, the run id and the deadline (about
+// a hundred bytes, where a held message is about seven hundred). An actor
+// that answers long after the ask came (a model call, an agent run) keeps
+// this instead of the message.
+typedef struct orcs_reply_to_t orcs_reply_to_t;
+
+// Returns the reply address of msg, or NULL when msg is not an ask (nobody
+// waits for an answer). Caller owns the result; free it with
+// orcs_reply_to_destroy().
+ORCS_EXPORT orcs_reply_to_t *orcs_reply_to_new(const orcs_msg_t *msg);
+
+// Frees a reply address; safe with *self_p NULL; sets it to NULL.
+ORCS_EXPORT void orcs_reply_to_destroy(orcs_reply_to_t **self_p);
+
+// The asker's address (for logs).
+ORCS_EXPORT const char *orcs_reply_to_address(const orcs_reply_to_t *self);
+
+// As orcs_actor_reply, to a kept reply address.
+ORCS_EXPORT orcs_status orcs_actor_reply_to(orcs_actor_t *self,
+                                            const orcs_reply_to_t *to,
+                                            orcs_msg_t **reply_p);
+
 // Starts a timer that fires after delay_ms and then every interval_ms
 // (0 = once). Sets *timer_id_p (never 0) when not NULL. Returns ORCS_OK or
 // ORCS_EINVAL for a negative delay or interval.

@@ -15,11 +15,12 @@
 // what it saw to the asker.
 
 typedef struct {
-    orcs_msg_t *pending; // the client's ask waiting for an outcome
-    int one_shot;        // one-shot timer firings
-    int repeats;         // repeating timer firings
-    uint64_t repeat_id;  // the repeating timer
-    uint64_t ask_id;     // correlation id of our ask
+    orcs_msg_t *pending;    // the client's ask waiting for an outcome
+    int one_shot;           // one-shot timer firings
+    int repeats;            // repeating timer firings
+    uint64_t repeat_id;     // the repeating timer
+    uint64_t ask_id;        // correlation id of our ask
+    orcs_reply_to_t *later; // an ask answered from a timer
 } s_prober_t;
 
 static orcs_status
@@ -77,6 +78,15 @@ s_prober_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         orcs_msg_destroy(&ask);
         return rc;
     }
+    if (strcmp(type, "reply_later") == 0) {
+        // Keep only the reply address; answer from a timer.
+        self->later = orcs_reply_to_new(self->pending);
+        assert_non_null(self->later);
+        assert_string_equal(orcs_reply_to_address(self->later),
+                            orcs_msg_from(self->pending));
+        orcs_msg_destroy(&self->pending);
+        return orcs_actor_timer_start(actor, 1, 0, (void *) 4, NULL);
+    }
     if (strcmp(type, "routes") == 0) {
         s_answer(actor, self,
                  json_pack("{s:I}", "routes",
@@ -120,6 +130,15 @@ static orcs_status
 s_prober_timer(orcs_actor_t *actor, void *state, uint64_t id, void *arg)
 {
     s_prober_t *self = state;
+    if (arg == (void *) 4) {
+        orcs_msg_t *reply = orcs_msg_new(NULL); // the ask's type
+        json_t *body = json_pack("{s:b}", "later", 1);
+        orcs_msg_set_body(reply, &body);
+        orcs_status rc = orcs_actor_reply_to(actor, self->later, &reply);
+        orcs_msg_destroy(&reply);
+        orcs_reply_to_destroy(&self->later);
+        return rc;
+    }
     if (arg == (void *) 3) {
         s_answer(actor, self,
                  json_pack("{s:i, s:i}", "one_shot", self->one_shot, "repeats",
@@ -145,6 +164,7 @@ s_prober_terminate(orcs_actor_t *actor, void *state, orcs_status reason)
     (void) reason;
     s_prober_t *self = state;
     orcs_msg_destroy(&self->pending);
+    orcs_reply_to_destroy(&self->later);
     free(self);
 }
 
@@ -289,6 +309,26 @@ test_actor_client_ask_times_out(void **state)
                      ORCS_ETIMEDOUT);
     assert_null(msg);
     assert_null(reply);
+}
+
+static void
+test_actor_reply_to_a_kept_address(void **state)
+{
+    fixture_t *f = *state;
+    orcs_msg_t *msg = orcs_msg_new("reply_later");
+    orcs_msg_t *reply = NULL;
+    assert_int_equal(orcs_client_ask(f->client, "prober", &msg, 10000, &reply),
+                     ORCS_OK);
+    assert_string_equal(orcs_msg_type(reply), "reply_later");
+    assert_int_equal(orcs_msg_kind_of(reply), ORCS_MSG_REPLY);
+    const json_t *body = NULL;
+    assert_int_equal(orcs_msg_body(reply, &body), ORCS_OK);
+    assert_true(json_is_true(json_object_get(body, "later")));
+    orcs_msg_destroy(&reply);
+    // A send wants no answer: no address.
+    msg = orcs_msg_new("note");
+    assert_null(orcs_reply_to_new(msg));
+    orcs_msg_destroy(&msg);
 }
 
 static void
@@ -597,6 +637,7 @@ main(void)
         cmocka_unit_test(test_actor_ask_timeout_arrives_as_message),
         cmocka_unit_test(test_actor_client_ask_times_out),
         cmocka_unit_test(test_actor_timers_fire_and_cancel),
+        cmocka_unit_test(test_actor_reply_to_a_kept_address),
         cmocka_unit_test(test_actor_send_to_full_mailbox_fails_after_deadline),
         cmocka_unit_test(
             test_actor_burst_through_small_mailbox_arrives_in_order),
