@@ -166,10 +166,10 @@ struct orcs__entry_t {
     atomic_uint_fast64_t msgs_in;             // handled by the actor
     atomic_uint_fast64_t msgs_out;            // sent by the actor
     atomic_uint_fast64_t malformed;           // frames refused by its sockets
-    atomic_int_fast64_t queued; // in its mailbox now (local senders)
+    atomic_int_fast64_t queued;  // in its mailbox now (local senders)
     atomic_uint_fast64_t nudges; // bumped by threads that wake it through
                                  // a watched fd (the store's write queue)
-    atomic_int pid;             // process of an out-of-process child
+    atomic_int pid;              // process of an out-of-process child
     // under the directory mutex:
     char endpoint[160];   // mailbox endpoint ("" = none)
     char last_error[256]; // last failure, for status

@@ -422,28 +422,41 @@ orcs__msg_send(orcs_msg_t *msg, void *socket, int flags)
     return orcs__msg_send_cached(msg, socket, flags, NULL);
 }
 
-// The parts of msg's frame: varint(header size) in prefix, the header in
-// header, and the body. Returns the frame's size, or 0 for an oversized
-// header.
+// A message's frame before it is written out: varint(header size), the
+// header, the body.
+typedef struct {
+    uint8_t prefix[8];                   // varint(header size)
+    size_t prefix_size;                  // its bytes
+    uint8_t header[ORCS_MSG_HEADER_MAX]; // the encoded header
+    size_t header_size;                  // its bytes
+    const uint8_t *body;                 // the body (borrowed from msg)
+    size_t body_size;                    // its bytes
+} s_frame_t;
+
+// Encodes msg's header (through cache) into frame. Returns the frame's
+// size, or 0 for an oversized header.
 static size_t
-s_frame_parts(orcs_msg_t *msg,
-              orcs__header_cache_t *cache,
-              uint8_t prefix[8],
-              size_t *prefix_size,
-              uint8_t header[ORCS_MSG_HEADER_MAX],
-              size_t *header_size,
-              const uint8_t **body,
-              size_t *body_size)
+s_frame_prepare(orcs_msg_t *msg, orcs__header_cache_t *cache, s_frame_t *frame)
 {
-    *header_size =
-        s_header_encode(&msg->env, cache, header, ORCS_MSG_HEADER_MAX);
-    if (*header_size == 0 || *header_size > ORCS_MSG_HEADER_MAX)
+    frame->header_size =
+        s_header_encode(&msg->env, cache, frame->header, ORCS_MSG_HEADER_MAX);
+    if (frame->header_size == 0 || frame->header_size > ORCS_MSG_HEADER_MAX)
         return 0;
-    pb_ostream_t out = pb_ostream_from_buffer(prefix, 8);
-    pb_encode_varint(&out, *header_size);
-    *prefix_size = out.bytes_written;
-    *body = s_encoded(msg, body_size);
-    return *prefix_size + *header_size + *body_size;
+    pb_ostream_t out = pb_ostream_from_buffer(frame->prefix, 8);
+    pb_encode_varint(&out, frame->header_size);
+    frame->prefix_size = out.bytes_written;
+    frame->body = s_encoded(msg, &frame->body_size);
+    return frame->prefix_size + frame->header_size + frame->body_size;
+}
+
+// Writes a prepared frame at to (room for its size).
+static void
+s_frame_write(const s_frame_t *frame, uint8_t *to)
+{
+    memcpy(to, frame->prefix, frame->prefix_size);
+    memcpy(to + frame->prefix_size, frame->header, frame->header_size);
+    memcpy(to + frame->prefix_size + frame->header_size, frame->body,
+           frame->body_size);
 }
 
 // Sends frame (closing it when the send fails).
@@ -479,20 +492,14 @@ orcs__msg_send_cached(orcs_msg_t *msg,
                       orcs__header_cache_t *cache)
 {
     // One frame: varint(header size), header, body (docs/architecture.md).
-    uint8_t prefix[8], header[ORCS_MSG_HEADER_MAX];
-    size_t prefix_size = 0, header_size = 0, body_size = 0;
-    const uint8_t *body = NULL;
-    size_t total = s_frame_parts(msg, cache, prefix, &prefix_size, header,
-                                 &header_size, &body, &body_size);
+    s_frame_t parts;
+    size_t total = s_frame_prepare(msg, cache, &parts);
     if (total == 0)
         return ORCS_ETOOBIG;
     zmq_msg_t frame;
     if (zmq_msg_init_size(&frame, total) != 0)
         return ORCS_ETOOBIG;
-    uint8_t *data = zmq_msg_data(&frame);
-    memcpy(data, prefix, prefix_size);
-    memcpy(data + prefix_size, header, header_size);
-    memcpy(data + prefix_size + header_size, body, body_size);
+    s_frame_write(&parts, zmq_msg_data(&frame));
     return s_zmq_send(&frame, socket, flags);
 }
 
@@ -503,11 +510,8 @@ orcs__batch_add(orcs__batch_t *batch,
                 orcs_msg_t *msg,
                 orcs__header_cache_t *cache)
 {
-    uint8_t prefix[8], header[ORCS_MSG_HEADER_MAX];
-    size_t prefix_size = 0, header_size = 0, body_size = 0;
-    const uint8_t *body = NULL;
-    size_t total = s_frame_parts(msg, cache, prefix, &prefix_size, header,
-                                 &header_size, &body, &body_size);
+    s_frame_t parts;
+    size_t total = s_frame_prepare(msg, cache, &parts);
     if (total == 0)
         return ORCS_ETOOBIG;
     size_t need = (batch->size ? batch->size : 1) + 10 + total;
@@ -527,10 +531,7 @@ orcs__batch_add(orcs__batch_t *batch,
     batch->size += out.bytes_written;
     if (batch->count == 0)
         batch->first = batch->size;
-    uint8_t *at = batch->data + batch->size;
-    memcpy(at, prefix, prefix_size);
-    memcpy(at + prefix_size, header, header_size);
-    memcpy(at + prefix_size + header_size, body, body_size);
+    s_frame_write(&parts, batch->data + batch->size);
     batch->size += total;
     batch->count++;
     return ORCS_OK;

@@ -58,29 +58,29 @@ struct orcs__store_req_t {
 };
 
 struct orcs_store_t {
-    MDB_env *env;                 // the environment (NULL until open)
-    MDB_dbi dbi[ORCS_DB_COUNT];   // named sub-databases
-    char *path;                   // directory
-    size_t map_max;               // the map never grows past this
-    size_t page_size;             // LMDB page size
-    bool relaxed;                 // MDB_NOSYNC + periodic sync
-    int sync_ms;                  // relaxed: period of mdb_env_sync
-    int spin_us;                  // writer: watch for work before sleeping
+    MDB_env *env;                  // the environment (NULL until open)
+    MDB_dbi dbi[ORCS_DB_COUNT];    // named sub-databases
+    char *path;                    // directory
+    size_t map_max;                // the map never grows past this
+    size_t page_size;              // LMDB page size
+    bool relaxed;                  // MDB_NOSYNC + periodic sync
+    int sync_ms;                   // relaxed: period of mdb_env_sync
+    int spin_us;                   // writer: watch for work before sleeping
     atomic_uint_fast64_t enqueued; // requests queued so far (spin watch)
-    bool is_open;                 // open succeeded, not closed yet
-    pthread_rwlock_t grow_lock;   // read txns shared; map growth exclusive
-    pthread_mutex_t lock;         // the queue and completions
-    pthread_cond_t wake;          // wakes the writer
-    orcs__store_req_t *head;      // queued requests, oldest first
-    orcs__store_req_t *tail;      // last queued request
-    bool closing;                 // no new requests; writer drains and exits
-    pthread_t writer;             // the writer thread
-    atomic_size_t map_size;       // current map size (changed by the writer)
-    atomic_uint_fast64_t commits; // write transactions committed
-    atomic_uint_fast64_t batches; // batches applied
-    atomic_uint_fast64_t failed;  // batches refused (check, size, error)
-    atomic_uint_fast64_t grows;   // map growths
-    atomic_uint_fast64_t syncs;   // relaxed: background syncs
+    bool is_open;                  // open succeeded, not closed yet
+    pthread_rwlock_t grow_lock;    // read txns shared; map growth exclusive
+    pthread_mutex_t lock;          // the queue and completions
+    pthread_cond_t wake;           // wakes the writer
+    orcs__store_req_t *head;       // queued requests, oldest first
+    orcs__store_req_t *tail;       // last queued request
+    bool closing;                  // no new requests; writer drains and exits
+    pthread_t writer;              // the writer thread
+    atomic_size_t map_size;        // current map size (changed by the writer)
+    atomic_uint_fast64_t commits;  // write transactions committed
+    atomic_uint_fast64_t batches;  // batches applied
+    atomic_uint_fast64_t failed;   // batches refused (check, size, error)
+    atomic_uint_fast64_t grows;    // map growths
+    atomic_uint_fast64_t syncs;    // relaxed: background syncs
 };
 
 // Translates an LMDB (or errno) result into a status, logging LMDB's text

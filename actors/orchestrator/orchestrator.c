@@ -307,8 +307,8 @@ s_get(o_state_t *self, orcs_msg_t *msg, const json_t *body, bool wait)
                    || run->status == ORCS_RECORD_PAUSED;
     // run.wait answers with a state that is on disk: while its write is in
     // flight (or not yet sent) the answer waits for it, like every effect.
-    bool durable = !run->writing
-                   && !(run->batch && orcs_batch_size(run->batch) > 0);
+    bool durable =
+        !run->writing && !(run->batch && orcs_batch_size(run->batch) > 0);
     if (wait && (!settled || !durable)) {
         zlist_append(run->waiters, orcs_msg_dup(msg));
         return;
