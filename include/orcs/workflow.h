@@ -68,15 +68,15 @@ typedef struct orcs_wf_case_t {
 
 typedef struct orcs_wf_node_t orcs_wf_node_t;
 struct orcs_wf_node_t {
-    const char *id;    // node id (for a `do` body: "<parent>.do")
-    orcs_wf_kind kind; // kind
-    int line;          // line of the node in its file (0 when unknown)
+    const char *id;     // node id (for a `do` body: "<parent>.do")
+    orcs_wf_kind kind;  // kind
+    int line;           // line of the node in its file (0 when unknown)
     const json_t *spec; // the node's normalised document (borrowed from doc)
 
     // graph (top-level nodes only; indexes into orcs_workflow_t.nodes)
-    int *needs;              // nodes that must finish first
+    int *needs; // nodes that must finish first
     size_t needs_count;
-    int *dependents;         // nodes that list this one in needs
+    int *dependents; // nodes that list this one in needs
     size_t dependents_count;
     bool routed; // starts only when a branch, on_error or on_timeout
                  // routes to it (besides its needs)
@@ -99,32 +99,32 @@ struct orcs_wf_node_t {
     orcs_wf_indet on_indeterminate;
 
     // what to do, by kind (NULL or 0 when not used)
-    const char *agent;          // agent: absolute path of the agent file
-    const char *tool;           // tool: tool name; http: "http.request"
-    orcs_template_t *input;     // agent: `input`; prompt: `prompt`; tool:
-                                // `args`; http: {method, url, headers,
-                                // body}; approval: `prompt`; end: `output`
-                                // (never NULL for these kinds: a missing
-                                // output renders null)
-    orcs_template_t *system;    // prompt: `system` (may be NULL)
-    orcs_template_t *thread;    // agent: `thread` (conversation id)
-    const char *model;          // prompt: provider name (NULL = default)
-    bool json_output;           // prompt: parse the answer as JSON
-    orcs_template_t *over;      // map: the list
-    int concurrency;            // map: items at once (default 4)
-    orcs_wf_node_t *body;       // map, loop: the `do` node (owned)
-    orcs_expr_t *until;         // loop: stop when true (after a round);
-                                // NULL: run max_iterations rounds
-    int max_iterations;         // loop: limit (default 10)
-    orcs_wf_case_t *cases;      // branch
+    const char *agent;       // agent: absolute path of the agent file
+    const char *tool;        // tool: tool name; http: "http.request"
+    orcs_template_t *input;  // agent: `input`; prompt: `prompt`; tool:
+                             // `args`; http: {method, url, headers,
+                             // body}; approval: `prompt`; end: `output`
+                             // (never NULL for these kinds: a missing
+                             // output renders null)
+    orcs_template_t *system; // prompt: `system` (may be NULL)
+    orcs_template_t *thread; // agent: `thread` (conversation id)
+    const char *model;       // prompt: provider name (NULL = default)
+    bool json_output;        // prompt: parse the answer as JSON
+    orcs_template_t *over;   // map: the list
+    int concurrency;         // map: items at once (default 4)
+    orcs_wf_node_t *body;    // map, loop: the `do` node (owned)
+    orcs_expr_t *until;      // loop: stop when true (after a round);
+                             // NULL: run max_iterations rounds
+    int max_iterations;      // loop: limit (default 10)
+    orcs_wf_case_t *cases;   // branch
     size_t cases_count;
-    int default_to;             // branch: node index or ORCS_WF_ROUTE_NONE
-                                // (no case true and no default: the
-                                // branch fails)
-    bool any;                   // join: `wait: any`
+    int default_to;              // branch: node index or ORCS_WF_ROUTE_NONE
+                                 // (no case true and no default: the
+                                 // branch fails)
+    bool any;                    // join: `wait: any`
     int64_t approval_timeout_ms; // approval: `timeout_s` * 1000; 0 = none
-    int on_timeout;             // approval: node index, or
-                                // ORCS_WF_ROUTE_FAIL (default)
+    int on_timeout;              // approval: node index, or
+                                 // ORCS_WF_ROUTE_FAIL (default)
 };
 
 typedef struct orcs_workflow_t {
@@ -135,11 +135,11 @@ typedef struct orcs_workflow_t {
     const json_t *inputs;  // `inputs` declarations (borrowed from doc)
     orcs_wf_node_t *nodes; // in file order
     size_t count;
-    int concurrency;       // nodes running at once per run (default 64)
-    int64_t deadline_ms;   // per run; 0 = none
-    const json_t *budget;  // {max_tokens, max_cost, max_requests} or NULL
-    bool durable;          // false: run state is kept in memory only
-                           // (`durable: false`; for tests and benchmarks)
+    int concurrency;      // nodes running at once per run (default 64)
+    int64_t deadline_ms;  // per run; 0 = none
+    const json_t *budget; // {max_tokens, max_cost, max_requests} or NULL
+    bool durable;         // false: run state is kept in memory only
+                          // (`durable: false`; for tests and benchmarks)
 } orcs_workflow_t;
 
 // Loads and validates a workflow file. On any error appends "FILE:LINE:
@@ -179,8 +179,7 @@ ORCS_EXPORT void orcs_workflow_destroy(orcs_workflow_t **self_p);
 ORCS_EXPORT orcs_workflow_t *orcs_workflow_ref(orcs_workflow_t *self);
 
 // Returns the index of node id, or -1.
-ORCS_EXPORT int orcs_workflow_find(const orcs_workflow_t *self,
-                                   const char *id);
+ORCS_EXPORT int orcs_workflow_find(const orcs_workflow_t *self, const char *id);
 
 // Returns the kind's name ("agent", ...), or NULL.
 ORCS_EXPORT const char *orcs_wf_kind_name(orcs_wf_kind kind);
