@@ -33,6 +33,24 @@ o_fmt(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
+void
+o_task_set_detail(o_task_t *task, const char *fmt, ...)
+{
+    char text[O_DETAIL_MAX + 1];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    free(task->detail);
+    task->detail = text[0] ? orcs_strdup(text) : NULL;
+}
+
+const char *
+o_task_detail(const o_task_t *task)
+{
+    return task->detail ? task->detail : "";
+}
+
 bool
 o_final(orcs_record_status status)
 {
@@ -152,6 +170,9 @@ s_task_release(o_state_t *self, o_task_t *task)
     json_decref(task->output);
     json_decref(task->error_ctx);
     json_decref(task->items);
+    free(task->detail);
+    free(task->question);
+    task->detail = task->question = NULL;
     for (size_t i = 0; i < task->children_count; i++)
         if (task->children[i]) {
             s_task_release(self, task->children[i]);
@@ -301,7 +322,7 @@ o_task_set(o_state_t *self,
     // A start is in the task record (started_us, attempt); a checkpoint
     // records every other transition.
     if (event != O_EV_STARTED)
-        o_checkpoint(self, run, event, task, status, task->detail);
+        o_checkpoint(self, run, event, task, status, o_task_detail(task));
     if (!task->parent) {
         json_t *nodes = json_object_get(run->ctx, "nodes");
         json_t *entry = json_object_get(nodes, task->id);
@@ -321,7 +342,7 @@ o_task_set(o_state_t *self,
                              o_task_status_name(status), "attempt",
                              (json_int_t) task->attempt);
     if (task->error)
-        json_object_set_new(body, "error", json_string(task->detail));
+        json_object_set_new(body, "error", json_string(o_task_detail(task)));
     if (o_final(status) && task->started_us)
         json_object_set_new(
             body, "ms",
@@ -375,7 +396,7 @@ o_task_make_ready(o_state_t *self, o_task_t *task)
     task->run->active++;
     if (task->chosen && !task->parent) {
         // A route chose it: only the record tells a resumed run.
-        o_fmt(task->detail, sizeof task->detail, "routed");
+        o_task_set_detail(task, "routed");
         o_task_set(self, task, ORCS_RECORD_PENDING, O_EV_READY);
     }
     s_push_ready(task->run, task);
@@ -481,8 +502,8 @@ s_route(o_state_t *self, o_task_t *from, int to)
     target->chosen = true;
     json_decref(target->error_ctx);
     target->error_ctx =
-        json_pack("{s:s, s:s, s:s}", "node", from->id, "message", from->detail,
-                  "status", orcs_status_name(from->error));
+        json_pack("{s:s, s:s, s:s}", "node", from->id, "message",
+                  o_task_detail(from), "status", orcs_status_name(from->error));
     if (target->unmet <= 0)
         s_evaluate(self, target);
 }
@@ -524,7 +545,7 @@ o_child_done(o_state_t *self, o_task_t *parent, o_task_t *child)
     json_object_del(run->ctx, "loop");
     if (rc != ORCS_OK) {
         parent->error = rc;
-        o_fmt(parent->detail, sizeof parent->detail, "until: %s", err);
+        o_task_set_detail(parent, "until: %s", err);
         o_failed(self, parent);
         return;
     }
@@ -555,7 +576,7 @@ s_complete(o_state_t *self, o_task_t *task, json_t *output)
     json_decref(task->output);
     task->output = output ? output : json_null();
     task->error = ORCS_OK;
-    task->detail[0] = 0;
+    o_task_set_detail(task, "%s", "");
     run->active--;
     o_put_output(self, task);
     o_task_set(self, task, ORCS_RECORD_SUCCEEDED, O_EV_COMPLETED);
@@ -594,8 +615,7 @@ o_failed(o_state_t *self, o_task_t *task)
             o_task_set(self, other, ORCS_RECORD_CANCELED, O_EV_CANCELED);
         }
         parent->error = task->error;
-        o_fmt(parent->detail, sizeof parent->detail, "%s: %s", task->id,
-              task->detail);
+        o_task_set_detail(parent, "%s: %s", task->id, o_task_detail(task));
         o_failed(self, parent);
         return;
     }
@@ -611,7 +631,8 @@ o_failed(o_state_t *self, o_task_t *task)
     if (o_plan_replan(self, run, task))
         return;
     char detail[O_DETAIL_MAX + 1];
-    o_fmt(detail, sizeof detail, "node %s failed: %s", task->id, task->detail);
+    o_fmt(detail, sizeof detail, "node %s failed: %s", task->id,
+          o_task_detail(task));
     o_run_finish(self, run, ORCS_RECORD_FAILED, task->error, detail);
 }
 
@@ -636,8 +657,7 @@ o_task_done(o_state_t *self,
     }
     json_decref(output);
     task->error = status;
-    o_fmt(task->detail, sizeof task->detail, "%s",
-          detail ? detail : orcs_status_str(status));
+    o_task_set_detail(task, "%s", detail ? detail : orcs_status_str(status));
     const orcs_wf_node_t *node = task->node;
     if (status != ORCS_EDENIED && status != ORCS_ECANCELED
         && (int) task->attempt <= node->retries) {
@@ -809,9 +829,9 @@ o_apply_decision(o_state_t *self, o_task_t *task, json_t *approval)
     }
     bool timed_out = state && strcmp(state, "timed_out") == 0;
     task->error = timed_out ? ORCS_ETIMEDOUT : ORCS_EDENIED;
-    o_fmt(task->detail, sizeof task->detail, "%s%s%s",
-          timed_out ? "approval timed out" : "rejected",
-          reason && *reason ? ": " : "", reason ? reason : "");
+    o_task_set_detail(task, "%s%s%s",
+                      timed_out ? "approval timed out" : "rejected",
+                      reason && *reason ? ": " : "", reason ? reason : "");
     o_failed(self, task);
 }
 
@@ -862,7 +882,7 @@ s_fail_now(o_state_t *self,
            const char *detail)
 {
     task->error = error;
-    o_fmt(task->detail, sizeof task->detail, "%s", detail);
+    o_task_set_detail(task, "%s", detail);
     o_failed(self, task);
 }
 
@@ -1323,11 +1343,12 @@ o_run_view(o_state_t *self, o_run_t *run)
                           (json_int_t) task->started_us, "finished_us",
                           (json_int_t) task->finished_us);
             json_object_set_new(entry, "error",
-                                task->error ? json_string(task->detail)
+                                task->error ? json_string(o_task_detail(task))
                                             : json_null());
             if (task->clarifying)
-                json_object_set_new(entry, "question",
-                                    json_string(task->question));
+                json_object_set_new(
+                    entry, "question",
+                    json_string(task->question ? task->question : ""));
             if (task->children_count)
                 json_object_set_new(
                     entry, "items",

@@ -55,7 +55,8 @@ struct o_task_t {
     int64_t created_us, started_us, finished_us;
     json_t *output; // completed: its output
     orcs_status error;
-    char detail[O_DETAIL_MAX + 1];
+    char *detail; // why it failed or was routed (NULL = none; see
+                  // o_task_detail)
     // scheduling
     int unmet; // needs not finished yet
     int completed_needs;
@@ -65,12 +66,12 @@ struct o_task_t {
     bool pending_retry; // waiting for its backoff timer
     json_t *error_ctx;  // `error` for a node an on_error routed to
     // in flight
-    uint64_t ask_id;    // correlation id of the call, 0 = none
-    uint64_t timer_id;  // backoff, attempt timeout or approval timeout
-    char approval[24];  // pending approval id ("" = none)
-    bool approved;      // its tool's approval was given
-    bool clarifying;    // its agent asked a question
-    char question[256]; // ... this one
+    uint64_t ask_id;   // correlation id of the call, 0 = none
+    uint64_t timer_id; // backoff, attempt timeout or approval timeout
+    char approval[24]; // pending approval id ("" = none)
+    bool approved;     // its tool's approval was given
+    bool clarifying;   // its agent asked a question
+    char *question;    // ... this one (NULL = none)
     // map and loop
     json_t *items;       // map: the list
     o_task_t **children; // map items / loop rounds (by index)
@@ -217,6 +218,13 @@ void o_compile_cache_free(o_state_t *self);
 // truncation warnings.
 int o_fmt(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+// Sets a task's detail (at most O_DETAIL_MAX bytes; "" clears it).
+void o_task_set_detail(o_task_t *task, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+// A task's detail, "" when it has none.
+const char *o_task_detail(const o_task_t *task);
 
 // Creates run state for a loaded workflow (tasks, ctx). Takes wf.
 o_run_t *o_run_new(o_state_t *self,

@@ -469,8 +469,10 @@ s_clarify(o_state_t *self, const json_t *body)
         return;
     task->clarifying = true;
     const char *question = json_string_value(json_object_get(body, "question"));
-    o_fmt(task->question, sizeof task->question, "%s",
-          question ? question : "");
+    char text[256];
+    o_fmt(text, sizeof text, "%s", question ? question : "");
+    free(task->question);
+    task->question = orcs_strdup(text);
     o_checkpoint(self, run, O_EV_INTERRUPT, task, task->status,
                  question ? question : "");
     o_effect_publish(run, "node.question",

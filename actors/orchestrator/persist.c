@@ -103,7 +103,7 @@ o_put_task(o_state_t *self, o_task_t *task)
     record.started_us = task->started_us;
     record.finished_us = task->finished_us;
     record.error = task->error;
-    o_fmt(record.detail, sizeof record.detail, "%s", task->detail);
+    o_fmt(record.detail, sizeof record.detail, "%s", o_task_detail(task));
     uint8_t *data = NULL;
     size_t size = 0;
     char key[ORCS_MSG_RUN_ID_MAX + O_TASK_ID_MAX + 8];

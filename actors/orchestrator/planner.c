@@ -232,7 +232,7 @@ o_plan_replan(o_state_t *self, o_run_t *run, o_task_t *failed)
     run->plan_rounds = 0;
     o_fmt(run->plan_error, sizeof run->plan_error,
           "Task %s failed: %s\nPlan the remaining work again.", failed->id,
-          failed->detail);
+          o_task_detail(failed));
     o_plan_ask(self, run);
     return !run->finished;
 }

@@ -160,7 +160,7 @@ s_apply_record(o_task_t *task, const json_t *bytes, const json_t *outputs)
     task->started_us = record.started_us;
     task->finished_us = record.finished_us;
     task->error = record.error;
-    o_fmt(task->detail, sizeof task->detail, "%s", record.detail);
+    o_task_set_detail(task, "%s", record.detail);
     if (record.status == ORCS_RECORD_PENDING
         && strcmp(record.detail, "routed") == 0)
         task->chosen = true;
@@ -243,8 +243,7 @@ s_reawaken(o_state_t *self, o_task_t *task)
         o_task_make_ready(self, task);
         return;
     }
-    o_fmt(task->detail, sizeof task->detail,
-          "in flight when the node stopped; not idempotent");
+    o_task_set_detail(task, "in flight when the node stopped; not idempotent");
     o_task_set(self, task, ORCS_RECORD_INDETERMINATE, O_EV_INDETERMINATE);
     run->active++;
     if (task->node->on_indeterminate == ORCS_WF_INDET_FAIL) {
@@ -276,8 +275,8 @@ s_children(o_state_t *self, o_task_t *parent, s_load_t *load)
             || !json_is_array(items)) {
             json_decref(items);
             parent->error = ORCS_EINVAL;
-            o_fmt(parent->detail, sizeof parent->detail,
-                  "over: cannot be rebuilt after a restart");
+            o_task_set_detail(parent,
+                              "over: cannot be rebuilt after a restart");
             run->active++;
             o_failed(self, parent);
             return;

@@ -907,7 +907,8 @@ s_end_output(const char *run)
 }
 
 // Runs of one unchanged file share its compiled workflow; a changed file
-// is compiled again; inline documents are cached by their content.
+// is compiled again; inline documents are cached by their values in
+// order.
 static void
 test_compiled_workflow_cache(void **state)
 {
@@ -926,13 +927,17 @@ test_compiled_workflow_cache(void **state)
     assert_int_equal(s_start("cached.yaml", "k-3", NULL), ORCS_OK);
     assert_string_equal(s_end_output("k-3"), "two");
     assert_int_equal(s_cache_stat("hits"), hits + 1);
-    // the same document twice, keys in another order: one compilation
+    // the same document twice: one compilation; its keys in another order
+    // are another key (compiled again, same result)
     const char *docs[] = {
+        "{\"workflow\": \"inline\", \"nodes\": {\"end\": "
+        "{\"kind\": \"end\", \"output\": \"three\"}}}",
         "{\"workflow\": \"inline\", \"nodes\": {\"end\": "
         "{\"kind\": \"end\", \"output\": \"three\"}}}",
         "{\"nodes\": {\"end\": {\"output\": \"three\", \"kind\": "
         "\"end\"}}, \"workflow\": \"inline\"}"};
-    for (int i = 0; i < 2; i++) {
+    json_int_t misses_before = s_cache_stat("misses");
+    for (int i = 0; i < 3; i++) {
         char id[16];
         snprintf(id, sizeof id, "k-d%d", i);
         orcs_status rc;
@@ -946,6 +951,7 @@ test_compiled_workflow_cache(void **state)
         assert_string_equal(s_end_output(id), "three");
     }
     assert_int_equal(s_cache_stat("hits"), hits + 2);
+    assert_int_equal(s_cache_stat("misses"), misses_before + 2);
     // an invalid workflow is not cached: its errors come back each time
     s_write("broken.yaml", "workflow: broken\nnodes:\n"
                            "  a: {kind: tool, tool: t.echo, needs: [ghost]}\n");
