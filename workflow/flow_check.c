@@ -245,11 +245,18 @@ s_roots_listed(const s_expr_t *e, char *buf, size_t size)
 static void
 s_check_node_ref(s_expr_t *e, const json_t *segments)
 {
+    // The workflow is being built: what is read is recorded here, so a run
+    // keeps the outputs and statuses of only the nodes someone reads.
+    orcs_workflow_t *wf = (orcs_workflow_t *) e->wf;
     json_t *id = json_array_get(segments, 1);
-    if (!json_is_string(id))
-        return; // `nodes` as a whole, or a computed id
+    if (!json_is_string(id)) {
+        wf->reads_any_node = true; // `nodes` as a whole, or a computed id
+        return;
+    }
     const char *name = json_string_value(id);
     int target = orcs_workflow_find(e->wf, name);
+    if (target >= 0)
+        wf->nodes[target].read = true;
     if (target < 0) {
         orcs__wf_error(e->ctx, e->path, false,
                        "nodes.%s: there is no node '%s'", name, name);

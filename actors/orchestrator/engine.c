@@ -323,7 +323,9 @@ o_task_set(o_state_t *self,
     // records every other transition.
     if (event != O_EV_STARTED)
         o_checkpoint(self, run, event, task, status, o_task_detail(task));
-    if (!task->parent) {
+    // The template context holds only what some template or condition
+    // reads: a wide graph of nodes nobody names costs no entries.
+    if (!task->parent && (run->wf->reads_any_node || task->node->read)) {
         json_t *nodes = json_object_get(run->ctx, "nodes");
         json_t *entry = json_object_get(nodes, task->id);
         if (!entry) {

@@ -80,6 +80,8 @@ struct orcs_wf_node_t {
     size_t dependents_count;
     bool routed; // starts only when a branch, on_error or on_timeout
                  // routes to it (besides its needs)
+    bool read;   // a template or condition names nodes.<id> (top-level
+                 // nodes; see also orcs_workflow_t.reads_any_node)
 
     // policy (every kind that does work: agent, prompt, tool, http, map
     // and loop bodies)
@@ -140,6 +142,9 @@ typedef struct orcs_workflow_t {
     const json_t *budget; // {max_tokens, max_cost, max_requests} or NULL
     bool durable;         // false: run state is kept in memory only
                           // (`durable: false`; for tests and benchmarks)
+    bool reads_any_node;  // a template or condition reads `nodes` as a
+                          // whole or by a computed id: every node's
+                          // output and status may be read
 } orcs_workflow_t;
 
 // Loads and validates a workflow file. On any error appends "FILE:LINE:

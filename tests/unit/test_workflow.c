@@ -539,6 +539,37 @@ test_workflow_from_doc_names_json_paths(void **state)
 // ---------------------------------------------------------------------------
 // The compiled graph
 
+// The compiler records which nodes' outputs are read, so a run keeps the
+// template context of only those.
+static void
+test_workflow_records_what_is_read(void **state)
+{
+    (void) state;
+    orcs_workflow_t *wf =
+        s_load_ok("workflow: reads\n"
+                  "nodes:\n"
+                  "  a: {kind: tool, tool: t.echo}\n"
+                  "  b: {kind: tool, tool: t.echo, needs: [a],\n"
+                  "      args: {x: '${{ nodes.a.output }}'}}\n"
+                  "  c: {kind: tool, tool: t.echo, needs: [b]}\n"
+                  "  d: {kind: branch, needs: [c],\n"
+                  "      cases: [{when: 'nodes.c.status == \"completed\"', "
+                  "to: e}]}\n"
+                  "  e: {kind: end, output: done}\n");
+    assert_true(wf->nodes[orcs_workflow_find(wf, "a")].read);
+    assert_false(wf->nodes[orcs_workflow_find(wf, "b")].read);
+    assert_true(wf->nodes[orcs_workflow_find(wf, "c")].read);
+    assert_false(wf->nodes[orcs_workflow_find(wf, "e")].read);
+    assert_false(wf->reads_any_node);
+    orcs_workflow_destroy(&wf);
+    wf = s_load_ok("workflow: all\n"
+                   "nodes:\n"
+                   "  a: {kind: tool, tool: t.echo}\n"
+                   "  e: {kind: end, needs: [a], output: '${{ nodes }}'}\n");
+    assert_true(wf->reads_any_node);
+    orcs_workflow_destroy(&wf);
+}
+
 static void
 test_workflow_loads_hello(void **state)
 {
@@ -1038,6 +1069,7 @@ main(void)
         cmocka_unit_test(test_workflow_normalised_doc_reloads),
         cmocka_unit_test(test_workflow_inputs_checks_and_fills),
         cmocka_unit_test(test_workflow_rejects_a_default_of_the_wrong_type),
+        cmocka_unit_test(test_workflow_records_what_is_read),
         cmocka_unit_test(test_plan_compiles_to_a_loadable_doc),
         cmocka_unit_test(test_plan_reports_every_problem),
         cmocka_unit_test(test_plan_keeps_nodes_and_names_an_output),
