@@ -13,8 +13,10 @@ extern "C" {
 #endif
 
 // Initialises the process once: czmq (without its signal handlers), the log
-// sink and the OOM policy. Call it from main before anything else; a second
-// call does nothing. Returns ORCS_OK.
+// sink, the OOM policy, SIGPIPE ignored, and glibc's fastbins turned off
+// (mallopt M_MXFAST 0; the environment variable ORCS_MALLOC=default keeps
+// glibc's setting). Call it from main before anything else; a second call
+// does nothing. Returns ORCS_OK.
 ORCS_EXPORT orcs_status orcs_runtime_init(void);
 
 // Releases what orcs_runtime_init took. Call at exit, after every node is
