@@ -212,7 +212,7 @@ orcs_status o_compile(o_state_t *self,
 // Frees the cache (the workflows runs hold stay theirs).
 void o_compile_cache_free(o_state_t *self);
 
-// ---- engine.c
+// ---- run.c
 
 // snprintf that may truncate (ids, details) without the compiler's
 // truncation warnings.
@@ -226,6 +226,11 @@ void o_task_set_detail(o_task_t *task, const char *fmt, ...)
 // A task's detail, "" when it has none.
 const char *o_task_detail(const o_task_t *task);
 
+bool o_final(orcs_record_status status);
+const char *o_task_status_name(orcs_record_status status);
+const char *o_run_status_name(orcs_record_status status);
+// Initialises a new task of run that runs node, as pending (no id yet).
+void o_task_init(o_run_t *run, o_task_t *task, const orcs_wf_node_t *node);
 // Creates run state for a loaded workflow (tasks, ctx). Takes wf.
 o_run_t *o_run_new(o_state_t *self,
                    const char *id,
@@ -235,45 +240,16 @@ o_run_t *o_run_new(o_state_t *self,
 void o_run_free(o_state_t *self, o_run_t *run);
 // Swaps in a new workflow (a re-plan), keeping tasks with the same ids.
 void o_run_replace_wf(o_state_t *self, o_run_t *run, orcs_workflow_t *wf);
-// Starts a new run: every root becomes ready.
-void o_run_begin(o_state_t *self, o_run_t *run);
-// Recounts needs from the tasks' statuses and makes ready what can run (a
-// resumed run, a re-plan).
-void o_run_restart(o_state_t *self, o_run_t *run);
-// Starts what is ready, finishes the run when nothing is left.
-void o_run_advance(o_state_t *self, o_run_t *run);
-// A task's call ended.
-void o_task_done(o_state_t *self,
-                 o_task_t *task,
-                 orcs_status status,
-                 json_t *output,
-                 const char *detail);
-// The run reaches a final status (cancels what runs).
-void o_run_finish(o_state_t *self,
-                  o_run_t *run,
-                  orcs_record_status status,
-                  orcs_status error,
-                  const char *detail);
+o_task_t *o_task_find(o_run_t *run, const char *id);
 void o_run_set_status(o_state_t *self, o_run_t *run, orcs_record_status st);
 void o_task_set(o_state_t *self,
                 o_task_t *task,
                 orcs_record_status status,
                 o_event event);
-void o_task_make_ready(o_state_t *self, o_task_t *task);
-void o_task_skip(o_state_t *self, o_task_t *task);
-o_task_t *o_task_find(o_run_t *run, const char *id);
-void o_timer_fired(o_state_t *self, o_timer_t *timer);
-// Decide an approval: approve or reject (reason, by may be NULL).
-orcs_status o_approval_decide(o_state_t *self,
-                              o_run_t *run,
-                              const char *id,
-                              bool approve,
-                              const char *reason,
-                              const char *by);
-// A map item or loop round finished: the parent goes on or completes.
-void o_child_done(o_state_t *self, o_task_t *parent, o_task_t *child);
-// Applies a decided (or timed out) approval to its task.
-void o_apply_decision(o_state_t *self, o_task_t *task, json_t *approval);
+json_t *o_run_view(o_state_t *self, o_run_t *run);
+
+// ---- approval.c
+
 // Records a new approval (no task state changes: an agent's tool call).
 json_t *o_approval_new(o_state_t *self,
                        o_run_t *run,
@@ -281,6 +257,8 @@ json_t *o_approval_new(o_state_t *self,
                        const char *id,
                        const char *kind,
                        const char *prompt);
+// Answers the approval.request asks held for a decided approval.
+void o_answer_held(o_state_t *self, o_run_t *run, const json_t *approval);
 // Keeps an approval.request ask until its approval is decided (answers at
 // once when it already is).
 void o_approval_hold(o_state_t *self,
@@ -293,12 +271,46 @@ void o_ask_human(o_state_t *self,
                  o_task_t *task,
                  const char *kind,
                  const char *prompt);
+// Applies a decided (or timed out) approval to its task.
+void o_apply_decision(o_state_t *self, o_task_t *task, json_t *approval);
+// Decide an approval: approve or reject (reason, by may be NULL).
+orcs_status o_approval_decide(o_state_t *self,
+                              o_run_t *run,
+                              const char *id,
+                              bool approve,
+                              const char *reason,
+                              const char *by);
+
+// ---- engine.c
+
+void o_task_make_ready(o_state_t *self, o_task_t *task);
+void o_task_skip(o_state_t *self, o_task_t *task);
+// A map item or loop round finished: the parent goes on or completes.
+void o_child_done(o_state_t *self, o_task_t *parent, o_task_t *child);
+// The task finished with output (taken): its parent or dependents go on.
+void o_complete(o_state_t *self, o_task_t *task, json_t *output);
 // The task failed for good: its route, a re-plan, or the run fails.
 void o_failed(o_state_t *self, o_task_t *task);
-json_t *o_run_view(o_state_t *self, o_run_t *run);
-const char *o_task_status_name(orcs_record_status status);
-const char *o_run_status_name(orcs_record_status status);
-bool o_final(orcs_record_status status);
+// A task's call ended.
+void o_task_done(o_state_t *self,
+                 o_task_t *task,
+                 orcs_status status,
+                 json_t *output,
+                 const char *detail);
+// Starts a new run: every root becomes ready.
+void o_run_begin(o_state_t *self, o_run_t *run);
+// Recounts needs from the tasks' statuses and makes ready what can run (a
+// resumed run, a re-plan).
+void o_run_restart(o_state_t *self, o_run_t *run);
+// Starts what is ready, finishes the run when nothing is left.
+void o_run_advance(o_state_t *self, o_run_t *run);
+// The run reaches a final status (cancels what runs).
+void o_run_finish(o_state_t *self,
+                  o_run_t *run,
+                  orcs_record_status status,
+                  orcs_status error,
+                  const char *detail);
+void o_timer_fired(o_state_t *self, o_timer_t *timer);
 
 // ---- planner.c
 
