@@ -2,6 +2,7 @@
     SPDX-License-Identifier: MPL-2.0 */
 #include "bench.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
@@ -201,4 +202,100 @@ bench_start_child(orcs_node_t *node,
     json_decref(spec);
     if (rc != ORCS_OK)
         bench_die(node, name, rc);
+}
+
+// ---- CPU time by thread
+
+static size_t
+s_cpu_slot(bench_cpu_t *cpu, const char *name)
+{
+    for (size_t i = 0; i < cpu->count; i++)
+        if (strcmp(cpu->threads[i].name, name) == 0)
+            return i;
+    if (cpu->count == BENCH_THREADS_MAX)
+        return BENCH_THREADS_MAX;
+    snprintf(cpu->threads[cpu->count].name, sizeof cpu->threads[0].name, "%s",
+             name);
+    cpu->threads[cpu->count].user_s = cpu->threads[cpu->count].sys_s = 0;
+    return cpu->count++;
+}
+
+void
+bench_cpu_read(bench_cpu_t *cpu, int pid)
+{
+    cpu->count = 0;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", pid ? pid : (int) getpid());
+    DIR *tasks = opendir(dir);
+    if (!tasks)
+        return;
+    double tick = (double) sysconf(_SC_CLK_TCK);
+    struct dirent *entry;
+    while ((entry = readdir(tasks))) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char path[128], line[1024];
+        snprintf(path, sizeof path, "%s/%.32s/stat", dir, entry->d_name);
+        FILE *file = fopen(path, "r");
+        if (!file)
+            continue;
+        char *open = NULL, *close = NULL;
+        if (fgets(line, sizeof line, file)) {
+            open = strchr(line, '(');
+            close = strrchr(line, ')');
+        }
+        fclose(file);
+        unsigned long user = 0, sys = 0;
+        // after "(comm) ": state ppid pgrp session tty tpgid flags minflt
+        // cminflt majflt cmajflt utime stime
+        if (!open || !close || close < open
+            || sscanf(close + 2,
+                      "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                      "%lu %lu",
+                      &user, &sys)
+                   != 2)
+            continue;
+        *close = '\0';
+        size_t slot = s_cpu_slot(cpu, open + 1);
+        if (slot == BENCH_THREADS_MAX)
+            continue;
+        cpu->threads[slot].user_s += (double) user / tick;
+        cpu->threads[slot].sys_s += (double) sys / tick;
+    }
+    closedir(tasks);
+}
+
+void
+bench_cpu_print(const char *bench,
+                const char *what,
+                const bench_cpu_t *before,
+                const bench_cpu_t *after,
+                double wall_s)
+{
+    double used[BENCH_THREADS_MAX], total = 0;
+    size_t order[BENCH_THREADS_MAX];
+    for (size_t i = 0; i < after->count; i++) {
+        double was = 0;
+        for (size_t j = 0; j < before->count; j++)
+            if (strcmp(before->threads[j].name, after->threads[i].name) == 0)
+                was = before->threads[j].user_s + before->threads[j].sys_s;
+        used[i] = after->threads[i].user_s + after->threads[i].sys_s - was;
+        total += used[i];
+        order[i] = i;
+    }
+    for (size_t i = 1; i < after->count; i++) // insertion sort, most first
+        for (size_t j = i; j > 0 && used[order[j]] > used[order[j - 1]]; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    fprintf(stderr, "%s: CPU during %s:", bench, what);
+    for (size_t k = 0; k < after->count; k++)
+        if (used[order[k]] > 0.01)
+            fprintf(stderr, " %s %.2f s,", after->threads[order[k]].name,
+                    used[order[k]]);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    fprintf(stderr, " total %.2f s of %.2f s (%ld CPUs x %.2f s wall)\n", total,
+            wall_s * (double) (cpus > 0 ? cpus : 1), cpus > 0 ? cpus : 1,
+            wall_s);
 }

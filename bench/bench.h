@@ -73,6 +73,30 @@ void bench_start_child(orcs_node_t *node,
                        const json_t *config,
                        int mailbox);
 
+// CPU time by thread name, read from /proc/PID/task/*/stat, for the
+// summaries on stderr (where a benchmark's time goes).
+#define BENCH_THREADS_MAX 64
+typedef struct {
+    size_t count;
+    struct {
+        char name[24]; // "comm" of the thread (an actor's name, cut to 15)
+        double user_s, sys_s;
+    } threads[BENCH_THREADS_MAX];
+} bench_cpu_t;
+
+// Reads the CPU time of every thread of process pid (0 = this process);
+// threads of the same name are summed.
+void bench_cpu_read(bench_cpu_t *cpu, int pid);
+
+// Prints on stderr "<bench>: CPU during <what>: name user+sys s, ..." for
+// the threads that used more than 10 ms between before and after, most
+// first, and the total against the wall time times the CPUs online.
+void bench_cpu_print(const char *bench,
+                     const char *what,
+                     const bench_cpu_t *before,
+                     const bench_cpu_t *after,
+                     double wall_s);
+
 // Prints "bench: what: status" with the node's error on stderr and exits
 // with status 1.
 void bench_die(orcs_node_t *node, const char *what, orcs_status status)

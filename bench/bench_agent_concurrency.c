@@ -283,9 +283,14 @@ main(void)
         json_t *body = json_pack("{s:I}", "runs", (json_int_t) count);
         orcs_msg_set_body(go, &body);
         orcs_msg_t *reply = NULL;
+        bench_cpu_t cpu_before, cpu_after, server_before, server_after;
+        bench_cpu_read(&cpu_before, 0);
+        bench_cpu_read(&server_before, server);
         int64_t start = bench_now_ns();
         orcs_status rc = orcs_client_ask(client, "driver", &go, 900000, &reply);
         double wall = (double) (bench_now_ns() - start) / 1e9;
+        bench_cpu_read(&cpu_after, 0);
+        bench_cpu_read(&server_after, server);
         atomic_store(&sampler.stop, true);
         pthread_join(thread, NULL);
         orcs_msg_destroy(&go);
@@ -308,6 +313,10 @@ main(void)
             double kb = (double) (atomic_load(&sampler.peak_kb) - before)
                         / (double) count;
             bench_print(S_BENCH, "kb_per_run", kb, "KB", S_TARGET_KB);
+            bench_cpu_print(S_BENCH, "the runs (orcs)", &cpu_before, &cpu_after,
+                            wall);
+            bench_cpu_print(S_BENCH, "the runs (fake server)", &server_before,
+                            &server_after, wall);
         }
     }
     orcs_client_destroy(&client);

@@ -169,12 +169,15 @@ orcs__openai_request(const char *model,
     orcs_assert(model);
     json_t *req = json_object();
     json_object_set_new(req, "model", json_string(model));
+    // References, not copies: the request is written out and dropped, and
+    // copying a long history for every call cost more than the call.
     json_object_set_new(req, "messages",
-                        json_is_array(messages) ? json_deep_copy(messages)
-                                                : json_array());
+                        json_is_array(messages)
+                            ? json_incref((json_t *) messages)
+                            : json_array());
     bool has_tools = json_is_array(tools) && json_array_size(tools) > 0;
     if (has_tools)
-        json_object_set_new(req, "tools", json_deep_copy(tools));
+        json_object_set(req, "tools", (json_t *) tools);
     const char *key;
     json_t *value;
     json_object_foreach((json_t *) options, key, value)
@@ -187,15 +190,14 @@ orcs__openai_request(const char *model,
             && (!strcmp(key, "tool_choice")
                 || !strcmp(key, "parallel_tool_calls")))
             continue;
-        json_object_set_new(req, key, json_deep_copy(value));
+        json_object_set(req, key, value);
     }
     json_object_set_new(req, "stream", json_boolean(stream));
     if (stream) {
+        // the caller's stream_options are shared: change a copy
         json_t *so = json_object_get(req, "stream_options");
-        if (!json_is_object(so)) {
-            so = json_object();
-            json_object_set_new(req, "stream_options", so);
-        }
+        so = json_is_object(so) ? json_copy(so) : json_object();
+        json_object_set_new(req, "stream_options", so);
         json_object_set_new(so, "include_usage", json_true());
     } else {
         json_object_del(req, "stream_options");

@@ -40,8 +40,10 @@
 // Builds a request body: {"model", "messages", "tools"?, "tool_choice"?,
 // "stream", "stream_options": {"include_usage": true} when streaming}
 // plus every member of options (temperature, max_tokens, tool_choice,
-// response_format, parallel_tool_calls...) copied as is. messages and
-// tools (NULL or empty = none) are borrowed. Caller owns the result.
+// response_format, parallel_tool_calls...) as they are. messages, tools
+// (NULL or empty = none) and the values of options are borrowed and the
+// result holds references to them, not copies: write it out and drop it;
+// changing it would change them. Caller owns the result.
 json_t *orcs__openai_request(const char *model,
                              const json_t *messages,
                              const json_t *tools,

@@ -132,6 +132,20 @@ test_request_has_stream_options_and_copies_options(void **state)
     req = orcs__openai_request("m", NULL, NULL, NULL, false);
     assert_int_equal(json_array_size(json_object_get(req, "messages")), 0);
     json_decref(req);
+    // The request shares the caller's values; the stream_options it
+    // changes are a copy.
+    json_t *with_so = s_json("{\"stream_options\":{\"x\":1}}");
+    req = orcs__openai_request("m", messages, tools, with_so, true);
+    assert_true(json_is_true(json_object_get(
+        json_object_get(req, "stream_options"), "include_usage")));
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(req, "stream_options"), "x")),
+                     1);
+    assert_null(json_object_get(json_object_get(with_so, "stream_options"),
+                                "include_usage"));
+    assert_ptr_equal(json_object_get(req, "messages"), messages);
+    json_decref(req);
+    json_decref(with_so);
     json_decref(empty);
     json_decref(messages);
     json_decref(tools);
