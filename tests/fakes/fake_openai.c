@@ -5,11 +5,11 @@
     One libmicrohttpd epoll thread serves every connection, on 127.0.0.1
     only. A delayed answer suspends its connection and a timer thread
     resumes it when it is due, so 10,000 waiting requests cost 10,000
-    sockets and no threads. Due times are rounded up to the next
-    millisecond so that one resume wakes many connections: libmicrohttpd
-    walks its whole list of suspended connections for every round of
-    resumes, which with one round per request made 10,000 waiting requests
-    cost the server quadratic time. Answers come from a replay cassette, or from a
+    sockets and no threads. Due times are rounded up to the next 5 ms, so
+    that one round of resumes wakes many connections: libmicrohttpd walks
+    its whole list of suspended connections in every round, and with one
+    round per request 10,000 waiting requests cost the server quadratic
+    time. Answers come from a replay cassette, or from a
     built-in default; the request's "model" picks injected faults
     (fault-429-N, fault-500-N, fault-disconnect, fault-malformed,
     fault-shape, fault-slow-MS, fault-retry-after-date). Run with --help. */
@@ -35,7 +35,7 @@
 #include "../../actors/model/openai.h"
 #include "orcs/sys.h"
 
-#define S_TICK_US    1000        // due times are rounded up to this
+#define S_TICK_US    5000        // due times are rounded up to this
 #define S_BODY_MAX   (64u << 20) // bytes of one request body
 #define S_DELAY_MAX  600000      // ms of any one delay
 #define S_CONNECTION 60000       // connections MHD may hold
