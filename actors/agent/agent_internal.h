@@ -47,11 +47,17 @@ struct orcs__agent_definition_t {
 // A run in progress (or a sub-agent's child run).
 struct orcs__agent_run_t {
     char id[ORCS_MSG_RUN_ID_MAX + 1];
-    char key[ORCS__AGENT_KEY_MAX + 1];       // unique in the actor ("" child)
-    char node[ORCS__AGENT_KEY_MAX + 1];      // the request's "node", or ""
-    char from[ORCS_MSG_ADDRESS_MAX + 1];     // who sent agent.run
-    char thread[ORCS__AGENT_THREAD_MAX + 1]; // conversation thread, or ""
-    char session[ORCS_MSG_ADDRESS_MAX + 32];
+    // The run's names, at most ORCS__AGENT_KEY_MAX (key, node),
+    // ORCS_MSG_ADDRESS_MAX (from), ORCS__AGENT_THREAD_MAX (thread) bytes:
+    // never NULL, all in one allocation (`names`) owned by the run. Ten
+    // thousand runs in flight would otherwise carry 800 bytes each of
+    // mostly empty arrays.
+    char *key;     // unique in the actor ("" for a child)
+    char *node;    // the request's "node", or ""
+    char *from;    // who sent agent.run, or ""
+    char *thread;  // conversation thread, or ""
+    char *session; // the model session: actor/incarnation.seq
+    char *names;   // the block the five point into
     orcs__agent_definition_t *def;
     orcs__agent_definition_t *root; // the top-level definition (a ref)
     orcs_reply_to_t *reply_to;      // who waits for agent.run (top-level runs)

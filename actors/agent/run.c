@@ -119,6 +119,7 @@ orcs__agent_run_free(s_agent_t *self, s_run_t *run)
     json_decref(run->queued);
     json_decref(run->output);
     orcs__agent_definition_unref(&run->root);
+    free(run->names);
     free(run);
 }
 
@@ -359,6 +360,37 @@ s_offer_clarify(s_run_t *run)
     run->openai = openai;
 }
 
+// Copies the run's names into one block, each cut to its limit.
+static void
+s_names(s_run_t *run,
+        const char *key,
+        const char *node,
+        const char *from,
+        const char *thread,
+        const char *session)
+{
+    const char *text[5] = {key, node, from, thread, session};
+    const size_t max[5] = {ORCS__AGENT_KEY_MAX, ORCS__AGENT_KEY_MAX,
+                           ORCS_MSG_ADDRESS_MAX, ORCS__AGENT_THREAD_MAX,
+                           ORCS_MSG_ADDRESS_MAX + 31};
+    size_t len[5], total = 0;
+    for (int i = 0; i < 5; i++) {
+        len[i] = strnlen(text[i], max[i]);
+        total += len[i] + 1;
+    }
+    char *block = orcs_malloc(total);
+    char *at = block;
+    char **field[5] = {&run->key, &run->node, &run->from, &run->thread,
+                       &run->session};
+    for (int i = 0; i < 5; i++) {
+        memcpy(at, text[i], len[i]);
+        at[len[i]] = '\0';
+        *field[i] = at;
+        at += len[i] + 1;
+    }
+    run->names = block;
+}
+
 static s_run_t *
 s_run_new(s_agent_t *self,
           s_def_t *def,
@@ -371,24 +403,23 @@ s_run_new(s_agent_t *self,
     else
         snprintf(run->id, sizeof run->id, "r-%" PRIx64 "%04" PRIx64,
                  (uint64_t) orcs_clock_wall_us(), self->next_session & 0xffff);
-    snprintf(run->session, sizeof run->session, "%s/%" PRIu32 ".%" PRIu64,
+    char session[ORCS_MSG_ADDRESS_MAX + 32];
+    snprintf(session, sizeof session, "%s/%" PRIu32 ".%" PRIu64,
              orcs_actor_name(self->actor), orcs_actor_incarnation(self->actor),
              ++self->next_session);
+    const char *key = "", *node = "", *from = "", *thread = "";
     if (parent) {
-        snprintf(run->node, sizeof run->node, "%s", parent->node);
+        node = parent->node;
         run->root = orcs__agent_definition_ref(parent->root);
     } else {
-        snprintf(run->key, sizeof run->key, "%s",
-                 opts->key && opts->key[0] ? opts->key : run->id);
-        snprintf(run->node, sizeof run->node, "%s",
-                 opts->node ? opts->node : "");
-        snprintf(run->from, sizeof run->from, "%s",
-                 opts->from ? opts->from : "");
-        snprintf(run->thread, sizeof run->thread, "%s",
-                 opts->thread ? opts->thread : "");
+        key = opts->key && opts->key[0] ? opts->key : run->id;
+        node = opts->node ? opts->node : "";
+        from = opts->from ? opts->from : "";
+        thread = opts->thread ? opts->thread : "";
         run->clarify = opts->clarify;
         run->root = orcs__agent_definition_ref(def);
     }
+    s_names(run, key, node, from, thread, session);
     run->def = def;
     run->parent = parent;
     run->history = json_array();

@@ -156,6 +156,7 @@ orcs__model_call_destroy(orcs__model_t *self, orcs__model_call_t **call_p)
     free(call->body);
     free(call->session_id);
     free(call->run);
+    free(call->history);
     free(call);
     *call_p = NULL;
 }
@@ -354,7 +355,8 @@ s_fail(orcs__model_t *self,
                  target->provider->name, s_model_name(call));
     if (n > 0 && (size_t) n < sizeof text)
         snprintf(text + n, sizeof text - (size_t) n, "%s%s)",
-                 call->history[0] ? "; before: " : "", call->history);
+                 call->history ? "; before: " : "",
+                 call->history ? call->history : "");
     orcs_log_info("model", "call failed session=%s status=%s attempts=%d",
                   call->session_id, orcs_status_name(result->status),
                   call->attempts);
@@ -564,10 +566,12 @@ orcs__model_call_done(orcs__model_t *self,
     if (call->target + 1 >= call->route->count)
         return s_fail(self, call, result);
     // Next target: remember why this one failed.
-    size_t used = strlen(call->history);
-    snprintf(call->history + used, sizeof call->history - used,
-             "%s%s/%s: %.160s x%d", used ? "; " : "", provider->name,
-             s_model_name(call), result->error, call->attempt);
+    char history[ORCS__MODEL_ERROR_MAX];
+    snprintf(history, sizeof history, "%s%s%s/%s: %.160s x%d",
+             call->history ? call->history : "", call->history ? "; " : "",
+             provider->name, s_model_name(call), result->error, call->attempt);
+    free(call->history);
+    call->history = orcs_strdup(history);
     self->fallbacks++;
     call->target++;
     call->attempt = 0;

@@ -175,13 +175,14 @@ struct orcs__model_call_t {
     bool body_stream;           // body asks for a stream
     uint64_t timer_id; // backoff, replay delay or stream idle, 0 = none
     json_t *delayed;   // replay answer waiting for delay_ms
-    orcs__model_transfer_t *http;        // transfer in flight, or NULL
-    bool waiting;                        // queued for a provider's bucket
-    orcs__model_call_t *wait_next;       // in that queue
-    int64_t start_us;                    // when the ask arrived (monotonic)
-    char history[ORCS__MODEL_ERROR_MAX]; // failures of earlier targets
-    orcs__model_call_t *prev;            // list of calls in flight
-    orcs__model_call_t *next;            // list of calls in flight
+    orcs__model_transfer_t *http;  // transfer in flight, or NULL
+    bool waiting;                  // queued for a provider's bucket
+    orcs__model_call_t *wait_next; // in that queue
+    int64_t start_us;              // when the ask arrived (monotonic)
+    char *history; // failures of earlier targets (NULL = none; at most
+                   // ORCS__MODEL_ERROR_MAX - 1 bytes)
+    orcs__model_call_t *prev; // list of calls in flight
+    orcs__model_call_t *next; // list of calls in flight
 };
 
 // The actor's state.

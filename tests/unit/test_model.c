@@ -512,8 +512,23 @@ test_model_falls_back_to_second_provider(void **state)
     assert_int_equal(rc, ORCS_OK);
     assert_string_equal(s_str(reply, "provider"), "backup");
     json_decref(reply);
+    // Every target fails: the error names the last and what came before.
+    reply = s_chat(&f,
+                   json_pack("{s:s, s:{s:s, s:s, s:[s], s:[{s:s, s:s}]}}",
+                             "session", "s3", "setup", "provider", "backup",
+                             "model", "fault-500-99", "fallbacks",
+                             "primary/fault-500-98", "messages", "role", "user",
+                             "content", "hi"),
+                   &rc);
+    assert_int_not_equal(rc, ORCS_OK);
+    const char *error = s_str(reply, "error");
+    assert_non_null(error);
+    if (!strstr(error, "on primary/fault-500-98")
+        || !strstr(error, "; before: backup/fault-500-99: "))
+        fail_msg("error \"%s\" does not name both targets", error);
+    json_decref(reply);
     json_t *stats = s_stats(&f);
-    assert_int_equal(s_int(stats, "fallbacks"), 2);
+    assert_int_equal(s_int(stats, "fallbacks"), 3);
     json_decref(stats);
     fixture_stop(&f);
     s_server_stop(&server);
