@@ -204,12 +204,19 @@ main(void)
     bench_print(S_BENCH, "us_per_step_10000", bench_median(samples, 3), "us",
                 per_step_100);
 
+    bench_cpu_t cpu_before, cpu_after;
+    bench_cpu_read(&cpu_before, 0);
+    double many_us = 0;
     for (int i = 0; i < 3; i++) {
         double us = s_measure(node, "many", many_runs, many_steps + 1);
         samples[i] = (double) many_runs * (double) many_steps / (us / 1e6);
+        many_us += us;
     }
+    bench_cpu_read(&cpu_after, 0);
     bench_print(S_BENCH, "steps_per_s_100_runs", bench_median(samples, 3),
                 "steps/s", 1e6 / per_step_100);
+    bench_cpu_print(S_BENCH, "the 100-run rounds", &cpu_before, &cpu_after,
+                    many_us / 1e6);
     bench_node_destroy(&node);
     return 0;
 }
