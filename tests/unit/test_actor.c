@@ -331,6 +331,53 @@ test_actor_reply_to_a_kept_address(void **state)
     orcs_msg_destroy(&msg);
 }
 
+// The timer heap and its id table against a plain array: random adds,
+// removals by id, reschedules and pops of the earliest, with ties.
+static void
+test_actor_timer_heap_matches_a_model(void **state)
+{
+    (void) state;
+    enum { N = 4000 };
+    static int64_t due[N]; // by id; 0 = not in the heap
+    orcs__timers_t *timers = orcs__timers_new();
+    uint64_t seed = 42;
+    size_t live = 0;
+    for (int round = 0; round < 40000; round++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t r = seed >> 33;
+        uint64_t id = 1 + r % (N - 1);
+        int op = (int) ((r >> 12) % 4);
+        orcs__timer_t *found = orcs__timers_find(timers, id);
+        assert_true((found != NULL) == (due[id] != 0));
+        if (op <= 1 && !found) { // add (ties are common: % 500)
+            due[id] = 1 + (int64_t) ((r >> 20) % 500);
+            orcs__timer_t *t = orcs__timers_add(timers, id, due[id], 0);
+            assert_int_equal(t->id, id);
+            live++;
+        } else if (op == 2 && found) { // remove
+            orcs__timers_remove(timers, found);
+            due[id] = 0;
+            live--;
+        } else if (op == 3 && found) { // reschedule
+            due[id] = 1 + (int64_t) ((r >> 20) % 500);
+            orcs__timers_reschedule(timers, found, due[id]);
+            assert_int_equal(found->due_us, due[id]);
+        } else if (live > 0) { // pop the earliest
+            orcs__timer_t *first = orcs__timers_first(timers);
+            assert_non_null(first);
+            for (size_t k = 1; k < N; k++)
+                assert_false(due[k] && due[k] < first->due_us);
+            assert_int_equal(due[first->id], first->due_us);
+            due[first->id] = 0;
+            orcs__timers_remove(timers, first);
+            live--;
+        }
+        assert_int_equal(orcs__timers_size(timers), live);
+    }
+    orcs__timers_destroy(&timers);
+    assert_null(timers);
+}
+
 static void
 test_actor_timers_fire_and_cancel(void **state)
 {
@@ -637,6 +684,7 @@ main(void)
         cmocka_unit_test(test_actor_ask_timeout_arrives_as_message),
         cmocka_unit_test(test_actor_client_ask_times_out),
         cmocka_unit_test(test_actor_timers_fire_and_cancel),
+        cmocka_unit_test(test_actor_timer_heap_matches_a_model),
         cmocka_unit_test(test_actor_reply_to_a_kept_address),
         cmocka_unit_test(test_actor_send_to_full_mailbox_fails_after_deadline),
         cmocka_unit_test(
