@@ -107,7 +107,7 @@ struct o_run_t {
     json_int_t prompt_tokens, completion_tokens, requests;
     double cost;
     uint64_t deadline_timer;
-    zlist_t *waiters; // run.wait asks (orcs_msg_t *)
+    zlist_t *waiters; // run.wait asks (orcs_reply_to_t *)
     // the planner
     json_t *plan;      // {request, planner, roles, attempts, replans,
                        // only}, NULL for plain workflows

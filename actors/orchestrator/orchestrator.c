@@ -310,7 +310,9 @@ s_get(o_state_t *self, orcs_msg_t *msg, const json_t *body, bool wait)
     bool durable =
         !run->writing && !(run->batch && orcs_batch_size(run->batch) > 0);
     if (wait && (!settled || !durable)) {
-        zlist_append(run->waiters, orcs_msg_dup(msg));
+        orcs_reply_to_t *to = orcs_reply_to_new(msg);
+        if (to) // a send expects no answer
+            zlist_append(run->waiters, to);
         return;
     }
     o_reply(self, msg, ORCS_OK, o_run_view(self, run));

@@ -277,11 +277,18 @@ s_answer_waiters(o_state_t *self, o_run_t *run)
 {
     if (!s_settled(run) || zlist_size(run->waiters) == 0)
         return;
-    orcs_msg_t *request;
-    while ((request = zlist_pop(run->waiters))) {
-        o_reply(self, request, ORCS_OK, o_run_view(self, run));
-        orcs_msg_destroy(&request);
+    json_t *view = o_run_view(self, run); // one for every waiter
+    orcs_reply_to_t *to;
+    while ((to = zlist_pop(run->waiters))) {
+        orcs_msg_t *reply = orcs_msg_new("run.wait");
+        json_t *body = json_incref(view);
+        orcs_msg_set_body(reply, &body);
+        orcs_msg_set_status(reply, ORCS_OK);
+        if (orcs_actor_reply_to(self->actor, to, &reply) != ORCS_OK)
+            orcs_msg_destroy(&reply); // the asker went away
+        orcs_reply_to_destroy(&to);
     }
+    json_decref(view);
 }
 
 static void

@@ -204,9 +204,9 @@ o_run_free(o_state_t *self, o_run_t *run)
             s_task_release(self, &run->tasks[i]);
     free(run->tasks);
     free(run->ready);
-    orcs_msg_t *msg;
-    while ((msg = zlist_pop(run->waiters)))
-        orcs_msg_destroy(&msg);
+    orcs_reply_to_t *to;
+    while ((to = zlist_pop(run->waiters)))
+        orcs_reply_to_destroy(&to);
     zlist_destroy(&run->waiters);
     s_effects_free(run->effects);
     s_effects_free(run->committing);

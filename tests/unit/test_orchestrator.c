@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -551,6 +552,64 @@ test_timeout_and_cancel(void **state)
     assert_string_equal(s_node_status(view, "s"), "cancelled");
     assert_int_equal(s_calls_of("c-1/0/t"), 0);
     json_decref(view);
+}
+
+// A run.wait from another client thread: the view it got back.
+typedef struct {
+    const char *run;
+    json_t *view;
+} s_waiter_t;
+
+static void *
+s_waiter(void *arg)
+{
+    s_waiter_t *w = arg;
+    orcs_client_t *client = orcs_client_new(s_env.f.node);
+    orcs_msg_t *ask = orcs_msg_new("run.wait");
+    json_t *body = json_pack("{s:s}", "run", w->run);
+    orcs_msg_set_body(ask, &body);
+    orcs_msg_t *reply = NULL;
+    if (orcs_client_ask(client, "orchestrator", &ask, FIXTURE_WAIT_MS, &reply)
+            == ORCS_OK
+        && orcs_msg_status(reply) == ORCS_OK)
+        orcs_msg_take_body(reply, &w->view);
+    orcs_msg_destroy(&ask);
+    orcs_msg_destroy(&reply);
+    orcs_client_destroy(&client);
+    return NULL;
+}
+
+// Several askers wait on one run; each gets the settled view once.
+static void
+test_several_waiters_get_the_view(void **state)
+{
+    (void) state;
+    s_write("long2.yaml", "workflow: long2\nnodes:\n"
+                          "  s: {kind: tool, tool: t.sleep}\n");
+    assert_int_equal(s_start("long2.yaml", "w-1", NULL), ORCS_OK);
+    enum { N = 3 };
+    s_waiter_t waiters[N];
+    pthread_t threads[N];
+    for (int i = 0; i < N; i++) {
+        waiters[i] = (s_waiter_t){"w-1", NULL};
+        assert_int_equal(
+            pthread_create(&threads[i], NULL, s_waiter, &waiters[i]), 0);
+    }
+    // The waiters park while the tool sleeps (or, if slower than this,
+    // find the run settled): either way each gets the cancelled view.
+    usleep(200 * 1000);
+    orcs_status rc;
+    json_t *reply = fixture_ask(&s_env.f, "orchestrator", "run.cancel",
+                                json_pack("{s:s}", "run", "w-1"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    json_decref(reply);
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        assert_non_null(waiters[i].view);
+        assert_string_equal(s_status(waiters[i].view), "cancelled");
+        assert_string_equal(s_node_status(waiters[i].view, "s"), "cancelled");
+        json_decref(waiters[i].view);
+    }
 }
 
 static void
@@ -1189,6 +1248,7 @@ main(void)
         cmocka_unit_test(test_map_output),
         cmocka_unit_test(test_retries_and_error_route),
         cmocka_unit_test(test_timeout_and_cancel),
+        cmocka_unit_test(test_several_waiters_get_the_view),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_approvals),
         cmocka_unit_test(test_approval_timeout_escalates),
