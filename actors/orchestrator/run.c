@@ -351,16 +351,38 @@ o_run_view(o_state_t *self, o_run_t *run)
 {
     (void) self;
     json_t *nodes = json_object();
+    // A view of 100,000 nodes is built at every run.wait and run.get: the
+    // names are shared (one string per status and kind, referenced by
+    // every entry) and the entries built member by member, not packed
+    // from a format.
+    json_t *statuses[ORCS_RECORD_PAUSED + 1] = {NULL};
+    json_t *kinds[ORCS_WF_KIND_COUNT] = {NULL};
     if (run->wf)
         for (size_t i = 0; i < run->wf->count; i++) {
             o_task_t *task = &run->tasks[i];
-            json_t *entry =
-                json_pack("{s:s, s:s, s:I, s:I, s:I}", "status",
-                          o_task_status_name(task->status), "kind",
-                          orcs_wf_kind_name(task->node->kind), "attempts",
-                          (json_int_t) task->attempt, "started_us",
-                          (json_int_t) task->started_us, "finished_us",
-                          (json_int_t) task->finished_us);
+            size_t st = (size_t) task->status <= ORCS_RECORD_PAUSED
+                            ? (size_t) task->status
+                            : ORCS_RECORD_UNSET;
+            if (!statuses[st])
+                statuses[st] = json_string(o_task_status_name(task->status));
+            size_t kind = (size_t) task->node->kind;
+            json_t *kind_name = NULL;
+            if (kind < ORCS_WF_KIND_COUNT) {
+                if (!kinds[kind])
+                    kinds[kind] =
+                        json_string(orcs_wf_kind_name(task->node->kind));
+                kind_name = json_incref(kinds[kind]);
+            }
+            json_t *entry = json_object();
+            json_object_set_new(entry, "status", json_incref(statuses[st]));
+            json_object_set_new(entry, "kind",
+                                kind_name ? kind_name : json_null());
+            json_object_set_new(entry, "attempts",
+                                json_integer((json_int_t) task->attempt));
+            json_object_set_new(entry, "started_us",
+                                json_integer((json_int_t) task->started_us));
+            json_object_set_new(entry, "finished_us",
+                                json_integer((json_int_t) task->finished_us));
             json_object_set_new(entry, "error",
                                 task->error ? json_string(o_task_detail(task))
                                             : json_null());
@@ -376,6 +398,10 @@ o_run_view(o_state_t *self, o_run_t *run)
                               (json_int_t) task->done_children));
             json_object_set_new(nodes, task->id, entry);
         }
+    for (size_t i = 0; i <= ORCS_RECORD_PAUSED; i++)
+        json_decref(statuses[i]);
+    for (size_t i = 0; i < ORCS_WF_KIND_COUNT; i++)
+        json_decref(kinds[i]);
     json_t *approvals = json_array();
     const char *key;
     json_t *approval;
