@@ -325,12 +325,11 @@ s_task_reply(o_state_t *self, o_task_t *task, orcs_msg_t *msg)
             status = reason && strcmp(reason, "denied") == 0    ? ORCS_EDENIED
                      : reason && strcmp(reason, "timeout") == 0 ? ORCS_ETIMEDOUT
                                                                 : ORCS_EREMOTE;
-            o_fmt(detail, sizeof detail, "%s", error ? error : "failed");
+            o_copy(detail, sizeof detail, error ? error : "failed");
         }
     }
     if (status != ORCS_OK && !detail[0])
-        o_fmt(detail, sizeof detail, "%s",
-              error ? error : orcs_status_str(status));
+        o_copy(detail, sizeof detail, error ? error : orcs_status_str(status));
     json_decref(body);
     char why[256];
     if (status == ORCS_OK && s_over_budget(run, why, sizeof why)) {

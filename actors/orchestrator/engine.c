@@ -731,7 +731,7 @@ o_run_finish(o_state_t *self,
     }
     o_timer_cancel(self, &run->deadline_timer);
     run->error = error;
-    o_fmt(run->detail, sizeof run->detail, "%s", detail ? detail : "");
+    o_copy(run->detail, sizeof run->detail, detail ? detail : "");
     run->finished_us = orcs_clock_wall_us();
     o_run_set_status(self, run, status);
     o_put_result(self, run);

@@ -219,6 +219,11 @@ void o_compile_cache_free(o_state_t *self);
 int o_fmt(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+// Copies text into buf of size bytes, cutting it to fit, always
+// terminated: o_fmt(buf, size, "%s", text) without the formatting (a
+// durable step fills a dozen record fields this way).
+void o_copy(char *buf, size_t size, const char *text);
+
 // Sets a task's detail (at most O_DETAIL_MAX bytes; "" clears it).
 void o_task_set_detail(o_task_t *task, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -92,7 +92,7 @@ o_ask(o_state_t *self,
     }
     o_call_t *call = orcs_calloc(1, sizeof *call);
     call->kind = kind;
-    o_fmt(call->run, sizeof call->run, "%s", run);
+    o_copy(call->run, sizeof call->run, run);
     call->task = task;
     call->attempt = task ? task->attempt : 0;
     zhashx_insert(self->calls, (void *) (uintptr_t) id, call);
@@ -115,7 +115,7 @@ o_timer(o_state_t *self,
 {
     o_timer_t *timer = orcs_calloc(1, sizeof *timer);
     timer->kind = kind;
-    o_fmt(timer->run, sizeof timer->run, "%s", run->id);
+    o_copy(timer->run, sizeof timer->run, run->id);
     timer->task = task;
     timer->attempt = task ? task->attempt : 0;
     if (delay_ms > INT32_MAX)
@@ -472,7 +472,7 @@ s_clarify(o_state_t *self, const json_t *body)
     task->clarifying = true;
     const char *question = json_string_value(json_object_get(body, "question"));
     char text[256];
-    o_fmt(text, sizeof text, "%s", question ? question : "");
+    o_copy(text, sizeof text, question ? question : "");
     free(task->question);
     task->question = orcs_strdup(text);
     o_checkpoint(self, run, O_EV_INTERRUPT, task, task->status,

@@ -60,17 +60,17 @@ o_put_run(o_state_t *self, o_run_t *run)
     if (!batch)
         return;
     RunRecord record = RunRecord_init_zero;
-    o_fmt(record.id, sizeof record.id, "%s", run->id);
-    o_fmt(record.workflow, sizeof record.workflow, "%s",
-          run->wf ? run->wf->name : "(planning)");
-    o_fmt(record.node, sizeof record.node, "%s", orcs_node_name(self->node));
+    o_copy(record.id, sizeof record.id, run->id);
+    o_copy(record.workflow, sizeof record.workflow,
+           run->wf ? run->wf->name : "(planning)");
+    o_copy(record.node, sizeof record.node, orcs_node_name(self->node));
     record.status = run->status;
     record.attempt = run->attempt;
     record.created_us = run->created_us;
     record.updated_us = run->updated_us;
     record.finished_us = run->finished_us;
     record.error = run->error;
-    o_fmt(record.detail, sizeof record.detail, "%s", run->detail);
+    o_copy(record.detail, sizeof record.detail, run->detail);
     record.checkpoint_seq = run->seq;
     uint8_t *data = NULL;
     size_t size = 0;
@@ -89,12 +89,12 @@ o_put_task(o_state_t *self, o_task_t *task)
     if (!batch)
         return;
     TaskRecord record = TaskRecord_init_zero;
-    o_fmt(record.run_id, sizeof record.run_id, "%s", run->id);
-    o_fmt(record.id, sizeof record.id, "%s", task->id);
-    o_fmt(record.name, sizeof record.name, "%s", task->node->id);
+    o_copy(record.run_id, sizeof record.run_id, run->id);
+    o_copy(record.id, sizeof record.id, task->id);
+    o_copy(record.name, sizeof record.name, task->node->id);
     record.status = task->status;
-    o_fmt(record.actor, sizeof record.actor, "%s",
-          orcs_wf_kind_name(task->node->kind));
+    o_copy(record.actor, sizeof record.actor,
+           orcs_wf_kind_name(task->node->kind));
     record.attempt = task->attempt;
     record.max_attempts = (uint32_t) task->node->retries + 1;
     o_fmt(record.idempotency_key, sizeof record.idempotency_key, "%s/0/%s",
@@ -103,7 +103,7 @@ o_put_task(o_state_t *self, o_task_t *task)
     record.started_us = task->started_us;
     record.finished_us = task->finished_us;
     record.error = task->error;
-    o_fmt(record.detail, sizeof record.detail, "%s", o_task_detail(task));
+    o_copy(record.detail, sizeof record.detail, o_task_detail(task));
     uint8_t *data = NULL;
     size_t size = 0;
     char key[ORCS_MSG_RUN_ID_MAX + O_TASK_ID_MAX + 8];
@@ -174,17 +174,17 @@ o_checkpoint(o_state_t *self,
     if (!batch)
         return;
     CheckpointRecord record = CheckpointRecord_init_zero;
-    o_fmt(record.run_id, sizeof record.run_id, "%s", run->id);
+    o_copy(record.run_id, sizeof record.run_id, run->id);
     record.seq = run->seq;
     record.time_us = run->updated_us;
     record.event = event;
     if (task) {
-        o_fmt(record.task_id, sizeof record.task_id, "%s", task->id);
+        o_copy(record.task_id, sizeof record.task_id, task->id);
         record.attempt = task->attempt;
         record.error = task->error;
     }
     record.status = status;
-    o_fmt(record.detail, sizeof record.detail, "%s", detail ? detail : "");
+    o_copy(record.detail, sizeof record.detail, detail ? detail : "");
     uint8_t *data = NULL;
     size_t size = 0;
     // beside the task's record (one leaf for the step), or the run's own
@@ -259,7 +259,7 @@ o_effect_publish(o_run_t *run, const char *event, json_t *body)
     }
     o_effect_t *fx = orcs_calloc(1, sizeof *fx);
     fx->kind = O_FX_PUBLISH;
-    o_fmt(fx->topic, sizeof fx->topic, "%s", event);
+    o_copy(fx->topic, sizeof fx->topic, event);
     json_object_set_new(body, "time_us", json_integer(orcs_clock_wall_us()));
     fx->body = body;
     zlist_append(run->effects, fx);

@@ -196,8 +196,8 @@ o_plan_reply(o_state_t *self, o_run_t *run, orcs_msg_t *msg)
         rc = orcs_workflow_from_doc(doc, "/", &wf, &errors);
     if (rc != ORCS_OK) {
         if (errors && json_array_size(errors) && !err[0])
-            o_fmt(err, sizeof err, "%s",
-                  json_string_value(json_array_get(errors, 0)));
+            o_copy(err, sizeof err,
+                   json_string_value(json_array_get(errors, 0)));
         json_decref(errors);
         json_decref(doc);
         json_decref(plan);

@@ -213,8 +213,8 @@ s_reawaken(o_state_t *self, o_task_t *task)
             o_task_make_ready(self, task);
             return;
         }
-        o_fmt(task->approval, sizeof task->approval, "%s",
-              json_string_value(json_object_get(approval, "id")));
+        o_copy(task->approval, sizeof task->approval,
+               json_string_value(json_object_get(approval, "id")));
         const char *state =
             json_string_value(json_object_get(approval, "state"));
         if (strcmp(state, "pending") == 0) {

@@ -25,6 +25,16 @@ o_fmt(char *buf, size_t size, const char *fmt, ...)
 }
 
 void
+o_copy(char *buf, size_t size, const char *text)
+{
+    if (!size)
+        return;
+    size_t n = text ? strnlen(text, size - 1) : 0;
+    memcpy(buf, text ? text : "", n);
+    buf[n] = '\0';
+}
+
+void
 o_task_set_detail(o_task_t *task, const char *fmt, ...)
 {
     char text[O_DETAIL_MAX + 1];
@@ -114,7 +124,7 @@ s_tasks_make(o_run_t *run)
         o_task_t *task = &run->tasks[i];
         o_task_init(run, task, &wf->nodes[i]);
         task->index = (int) i;
-        o_fmt(task->id, sizeof task->id, "%s", wf->nodes[i].id);
+        o_copy(task->id, sizeof task->id, wf->nodes[i].id);
         task->unmet = (int) wf->nodes[i].needs_count;
     }
 }
@@ -127,7 +137,7 @@ o_run_new(o_state_t *self,
           json_t *def)
 {
     o_run_t *run = orcs_calloc(1, sizeof *run);
-    o_fmt(run->id, sizeof run->id, "%s", id);
+    o_copy(run->id, sizeof run->id, id);
     run->wf = wf;
     run->inputs = inputs ? inputs : json_object();
     run->def = def;
