@@ -653,12 +653,7 @@ s_decide_batch(orcs_store_t *store,
             rc = ORCS_EEXIST;
     }
     if (rc == ORCS_OK) {
-        json_object_set_new(doc, "state",
-                            json_string(approve ? "approved" : "rejected"));
-        json_object_set_new(doc, "by", json_string(by ? by : "cli"));
-        json_object_set_new(doc, "reason", json_string(reason ? reason : ""));
-        json_object_set_new(doc, "decided_us",
-                            json_integer(orcs_clock_wall_us()));
+        orcs_runs_approval_mark(doc, approve, by, reason);
         rc = s_swap_doc(batch, key, key_size, &old, doc);
         if (rc != ORCS_OK) // by, reason not UTF-8, or too big
             rc = ORCS_EINVAL;
@@ -666,6 +661,21 @@ s_decide_batch(orcs_store_t *store,
     json_decref(doc);
     free(old.data);
     return rc;
+}
+
+void
+orcs_runs_approval_mark(json_t *approval,
+                        bool approve,
+                        const char *by,
+                        const char *reason)
+{
+    orcs_assert(approval);
+    json_object_set_new(approval, "state",
+                        json_string(approve ? "approved" : "rejected"));
+    json_object_set_new(approval, "by", json_string(by ? by : "cli"));
+    json_object_set_new(approval, "reason", json_string(reason ? reason : ""));
+    json_object_set_new(approval, "decided_us",
+                        json_integer(orcs_clock_wall_us()));
 }
 
 orcs_status

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "actors/orchestrator/orch_internal.h"
+#include "orcs/runs.h"
 #include "orcs/sys.h"
 
 // ---------------------------------------------------------------------------
@@ -187,12 +188,7 @@ o_approval_decide(o_state_t *self,
     bool agent_tool = kind && strcmp(kind, "agent_tool") == 0;
     if (!task || (!agent_tool && strcmp(task->approval, id) != 0))
         return ORCS_ENOTFOUND;
-    json_object_set_new(approval, "state",
-                        json_string(approve ? "approved" : "rejected"));
-    json_object_set_new(approval, "by", json_string(by ? by : "cli"));
-    json_object_set_new(approval, "reason", json_string(reason ? reason : ""));
-    json_object_set_new(approval, "decided_us",
-                        json_integer(orcs_clock_wall_us()));
+    orcs_runs_approval_mark(approval, approve, by, reason);
     o_put_approval(self, run, approval);
     o_checkpoint(self, run, O_EV_DECIDED, task, task->status,
                  approve ? "approved" : "rejected");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "actors/orchestrator/orch_internal.h"
+#include "orcs/runs.h"
 #include "orcs/sys.h"
 
 int
@@ -62,45 +63,15 @@ o_final(orcs_record_status status)
 const char *
 o_task_status_name(orcs_record_status status)
 {
-    switch (status) {
-        case ORCS_RECORD_RUNNING:
-            return "running";
-        case ORCS_RECORD_WAITING:
-            return "waiting";
-        case ORCS_RECORD_SUCCEEDED:
-            return "completed";
-        case ORCS_RECORD_FAILED:
-            return "failed";
-        case ORCS_RECORD_CANCELED:
-            return "cancelled";
-        case ORCS_RECORD_SKIPPED:
-            return "skipped";
-        case ORCS_RECORD_INDETERMINATE:
-            return "indeterminate";
-        default:
-            return "pending";
-    }
+    const char *name = orcs_runs_status_name(status, false);
+    return name ? name : "pending";
 }
 
 const char *
 o_run_status_name(orcs_record_status status)
 {
-    switch (status) {
-        case ORCS_RECORD_RUNNING:
-            return "running";
-        case ORCS_RECORD_PAUSED:
-            return "paused";
-        case ORCS_RECORD_WAITING:
-            return "waiting_approval";
-        case ORCS_RECORD_SUCCEEDED:
-            return "completed";
-        case ORCS_RECORD_FAILED:
-            return "failed";
-        case ORCS_RECORD_CANCELED:
-            return "cancelled";
-        default:
-            return "queued";
-    }
+    const char *name = orcs_runs_status_name(status, true);
+    return name ? name : "queued";
 }
 
 // ---------------------------------------------------------------------------

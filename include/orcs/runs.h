@@ -131,6 +131,14 @@ ORCS_EXPORT orcs_status orcs_runs_list(orcs_store_t *store,
                                        size_t limit,
                                        json_t **list_p);
 
+// Writes a decision into an approval document: "state" "approved" or
+// "rejected", "by" (NULL = "cli"), "reason" (NULL = "") and "decided_us"
+// (now). The orchestrator and orcs_runs_decide both use it.
+ORCS_EXPORT void orcs_runs_approval_mark(json_t *approval,
+                                         bool approve,
+                                         const char *by,
+                                         const char *reason);
+
 // Decides a pending approval of a run in the store: its document becomes
 // state "approved" or "rejected", with "by" (NULL = "cli"), "reason"
 // (NULL = "") and "decided_us". The next node to start on the store
