@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "orcs/sys.h"
+#include "runtime/doc_hash.h"
 
 // Decoding recurses once per nesting level; whatever the caller's
 // max_depth, no more levels than this are allowed, to bound the C stack.
@@ -547,15 +548,14 @@ s_decode_value(s_reader_t *reader, json_t **out)
     }
 }
 
-orcs_status
-orcs_doc_decode(const uint8_t *data,
-                size_t size,
-                const orcs_doc_limits_t *limits,
-                json_t **doc_p)
+// Sets up a reader over data with the limits (NULL = the defaults);
+// ORCS_ETOOBIG or ORCS_EPROTO when data cannot be a document.
+static orcs_status
+s_reader_init(s_reader_t *reader,
+              const uint8_t *data,
+              size_t size,
+              const orcs_doc_limits_t *limits)
 {
-    orcs_assert(doc_p);
-    orcs_assert(data || size == 0);
-    *doc_p = NULL;
     size_t max_size = ORCS_DOC_MAX_SIZE;
     unsigned max_depth = ORCS_DOC_MAX_DEPTH;
     size_t max_elements = ORCS_DOC_MAX_ELEMENTS;
@@ -572,9 +572,25 @@ orcs_doc_decode(const uint8_t *data,
     if (size == 0)
         return ORCS_EPROTO;
     // The root is one element; each container takes its entries' share.
-    s_reader_t reader = {data, data + size, max_elements - 1, max_depth};
+    *reader = (s_reader_t){data, data + size, max_elements - 1, max_depth};
+    return ORCS_OK;
+}
+
+orcs_status
+orcs_doc_decode(const uint8_t *data,
+                size_t size,
+                const orcs_doc_limits_t *limits,
+                json_t **doc_p)
+{
+    orcs_assert(doc_p);
+    orcs_assert(data || size == 0);
+    *doc_p = NULL;
+    s_reader_t reader;
+    orcs_status rc = s_reader_init(&reader, data, size, limits);
+    if (rc != ORCS_OK)
+        return rc;
     json_t *doc = NULL;
-    orcs_status rc = s_decode_value(&reader, &doc);
+    rc = s_decode_value(&reader, &doc);
     if (rc == ORCS_OK && reader.pos != reader.end)
         rc = ORCS_EPROTO; // trailing bytes
     if (rc != ORCS_OK) {
@@ -582,6 +598,204 @@ orcs_doc_decode(const uint8_t *data,
         return rc;
     }
     *doc_p = doc;
+    return ORCS_OK;
+}
+
+// ---------------------------------------------------------------------------
+// Decoding all but one member, which is hashed (doc_hash.h has the stream)
+
+static orcs_status s_hash_value(s_reader_t *reader, orcs__doc_hasher_t *h);
+
+static orcs_status
+s_hash_container(s_reader_t *reader,
+                 orcs__doc_hasher_t *h,
+                 uint64_t count,
+                 bool map)
+{
+    orcs_status rc = s_open_container(reader, count, map ? 2 : 1);
+    if (rc != ORCS_OK)
+        return rc;
+    orcs__doc_hash_count(h, map ? 'o' : 'a', count);
+    for (uint64_t i = 0; i < count && rc == ORCS_OK; i++) {
+        if (map) {
+            const char *key = NULL;
+            size_t key_len = 0;
+            rc = s_decode_key(reader, &key, &key_len);
+            if (rc != ORCS_OK)
+                break;
+            orcs__doc_hash_bytes(h, 'k', key, key_len);
+        }
+        rc = s_hash_value(reader, h);
+    }
+    reader->depth_left++;
+    return rc;
+}
+
+static orcs_status
+s_hash_int(s_reader_t *reader,
+           orcs__doc_hasher_t *h,
+           size_t width,
+           bool is_signed)
+{
+    uint64_t bits;
+    if (!s_read_uint(reader, width, &bits) || (!is_signed && bits > INT64_MAX))
+        return ORCS_EPROTO;
+    int64_t n = is_signed ? s_to_signed(bits, width) : (int64_t) bits;
+    orcs__doc_hash_bytes(h, 'i', &n, sizeof n);
+    return ORCS_OK;
+}
+
+// Hashes what s_decode_value would decode, with the same checks.
+static orcs_status
+s_hash_value(s_reader_t *reader, orcs__doc_hasher_t *h)
+{
+    if (reader->pos == reader->end)
+        return ORCS_EPROTO;
+    uint8_t type = *reader->pos++;
+    uint64_t len;
+    if (type <= 0x7f || type >= 0xe0) { // positive, negative fixint
+        int64_t n = type <= 0x7f ? (int64_t) type : (int64_t) type - 256;
+        orcs__doc_hash_bytes(h, 'i', &n, sizeof n);
+        return ORCS_OK;
+    }
+    if (type <= 0x9f)
+        return s_hash_container(reader, h, type & 0x0f, type <= 0x8f);
+    if (type <= 0xbf || (type >= 0xd9 && type <= 0xdb)) { // str
+        if (type <= 0xbf)
+            len = type & 0x1f;
+        else if (!s_read_uint(reader, (size_t) 1 << (type - 0xd9), &len))
+            return ORCS_EPROTO;
+        if (len > (uint64_t) (reader->end - reader->pos)
+            || !s_utf8_is_valid(reader->pos, (size_t) len))
+            return ORCS_EPROTO;
+        orcs__doc_hash_bytes(h, 's', reader->pos, (size_t) len);
+        reader->pos += len;
+        return ORCS_OK;
+    }
+    switch (type) {
+        case 0xc0:
+            orcs__doc_hash_count(h, 'n', 0);
+            return ORCS_OK;
+        case 0xc2:
+            orcs__doc_hash_count(h, 'f', 0);
+            return ORCS_OK;
+        case 0xc3:
+            orcs__doc_hash_count(h, 't', 0);
+            return ORCS_OK;
+        case 0xc4: // bin 8, 16, 32
+        case 0xc5:
+        case 0xc6:
+            if (!s_read_length(reader, (size_t) 1 << (type - 0xc4), &len))
+                return ORCS_EPROTO;
+            orcs__doc_hash_bytes(h, 'b', reader->pos, (size_t) len);
+            reader->pos += len;
+            return ORCS_OK;
+        case 0xca: // float 32, 64: the double the decoder would keep
+        case 0xcb: {
+            json_t *real = NULL;
+            orcs_status rc =
+                s_decode_float(reader, type == 0xca ? 4 : 8, &real);
+            if (rc != ORCS_OK)
+                return rc;
+            double d = json_real_value(real);
+            json_decref(real);
+            orcs__doc_hash_bytes(h, 'r', &d, sizeof d);
+            return ORCS_OK;
+        }
+        case 0xcc: // uint 8, 16, 32, 64
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            return s_hash_int(reader, h, (size_t) 1 << (type - 0xcc), false);
+        case 0xd0: // int 8, 16, 32, 64
+        case 0xd1:
+        case 0xd2:
+        case 0xd3:
+            return s_hash_int(reader, h, (size_t) 1 << (type - 0xd0), true);
+        case 0xdc: // array 16, 32
+        case 0xdd:
+        case 0xde: // map 16, 32
+        case 0xdf: {
+            bool map = type >= 0xde;
+            if (!s_read_uint(reader, (size_t) 2 << (type - (map ? 0xde : 0xdc)),
+                             &len))
+                return ORCS_EPROTO;
+            return s_hash_container(reader, h, len, map);
+        }
+        default: // 0xc1 (never used), ext and fixext
+            return ORCS_EPROTO;
+    }
+}
+
+orcs_status
+orcs_doc_decode_hashing(const uint8_t *data,
+                        size_t size,
+                        const orcs_doc_limits_t *limits,
+                        const char *key,
+                        json_t **rest_p,
+                        uint8_t hash[ORCS_DOC_HASH_SIZE],
+                        bool *found_p)
+{
+    orcs_assert(key && rest_p && hash && found_p);
+    orcs_assert(data || size == 0);
+    *rest_p = NULL;
+    *found_p = false;
+    s_reader_t reader;
+    orcs_status rc = s_reader_init(&reader, data, size, limits);
+    if (rc != ORCS_OK)
+        return rc;
+    uint8_t type = *reader.pos++;
+    uint64_t count;
+    if (type >= 0x80 && type <= 0x8f)
+        count = type & 0x0f;
+    else if (type != 0xde && type != 0xdf)
+        return ORCS_EPROTO; // not a map
+    else if (!s_read_uint(&reader, (size_t) 2 << (type - 0xde), &count))
+        return ORCS_EPROTO;
+    rc = s_open_container(&reader, count, 2);
+    if (rc != ORCS_OK)
+        return rc;
+    size_t key_size = strlen(key);
+    json_t *rest = s_checked(json_object());
+    orcs__doc_hasher_t *h = NULL;
+    for (uint64_t i = 0; i < count && rc == ORCS_OK; i++) {
+        const char *name = NULL;
+        size_t name_len = 0;
+        rc = s_decode_key(&reader, &name, &name_len);
+        if (rc != ORCS_OK)
+            break;
+        if (name_len == key_size && memcmp(name, key, key_size) == 0) {
+            if (h) {
+                rc = ORCS_EPROTO; // the member given twice
+                break;
+            }
+            h = orcs_malloc(sizeof *h);
+            orcs__doc_hasher_init(h);
+            rc = s_hash_value(&reader, h);
+            continue;
+        }
+        json_t *value = NULL;
+        rc = s_decode_value(&reader, &value);
+        if (rc != ORCS_OK)
+            break;
+        size_t before = json_object_size(rest);
+        if (json_object_setn_new_nocheck(rest, name, name_len, value) != 0)
+            orcs_panic("out of memory in jansson");
+        if (json_object_size(rest) == before)
+            rc = ORCS_EPROTO; // a key given twice
+    }
+    if (rc == ORCS_OK && reader.pos != reader.end)
+        rc = ORCS_EPROTO; // trailing bytes
+    if (rc == ORCS_OK && h) {
+        orcs__doc_hasher_final(h, hash);
+        *found_p = true;
+    }
+    free(h);
+    if (rc != ORCS_OK) {
+        json_decref(rest);
+        return rc;
+    }
+    *rest_p = rest;
     return ORCS_OK;
 }
 

@@ -9,8 +9,11 @@
     BLAKE2b of its bytes (a changed file is a new entry; reading and
     hashing a few kilobytes costs microseconds, and modification times are
     too coarse to trust), and a document given in run.start by the BLAKE2b
-    of its values in their order (s_hash_json) and the directory its
-    relative paths resolve in. It holds the O_CACHE_MAX most recently used; the
+    of its values in their order (orcs_doc_hash) and the directory its
+    relative paths resolve in. run.start finds a cached document from the
+    body's bytes (o_compile_cached_doc after orcs_doc_decode_hashing)
+    without decoding it: a 100,000-node document took longer to decode
+    and free than to run. It holds the O_CACHE_MAX most recently used; the
    least recently used goes first. Failed compilations are not cached: their
    errors are reported again each time. */
 #include <inttypes.h>
@@ -22,6 +25,7 @@
 #include <sodium.h>
 
 #include "actors/orchestrator/orch_internal.h"
+#include "orcs/doc.h"
 #include "orcs/sys.h"
 #include "orcs/yaml.h"
 
@@ -72,117 +76,26 @@ s_file_key(const char *path, char *key, size_t size)
     return ok && n > 0 && (size_t) n < size;
 }
 
-// Feeds a document to a hash without serialising it: a tag per value,
-// lengths before bytes, object members in their order. Two documents that
-// differ only in the order of their keys get two keys, which costs one
-// more compilation and nothing else; sorting 100,000 node ids for every
-// run.start cost more than the run's scheduling.
-typedef struct {
-    crypto_generichash_state state;
-    uint8_t buf[4096];
-    size_t used;
-} s_hasher_t;
-
-static void
-s_hash_put(s_hasher_t *h, const void *data, size_t size)
-{
-    if (h->used + size > sizeof h->buf) {
-        crypto_generichash_update(&h->state, h->buf, h->used);
-        h->used = 0;
-    }
-    if (size > sizeof h->buf) {
-        crypto_generichash_update(&h->state, data, size);
-        return;
-    }
-    memcpy(h->buf + h->used, data, size);
-    h->used += size;
-}
-
-static void
-s_hash_bytes(s_hasher_t *h, char tag, const char *bytes, size_t size)
-{
-    uint64_t n = size;
-    s_hash_put(h, &tag, 1);
-    s_hash_put(h, &n, sizeof n);
-    s_hash_put(h, bytes, size);
-}
-
-static void
-s_hash_count(s_hasher_t *h, char tag, size_t count)
-{
-    uint64_t n = count;
-    s_hash_put(h, &tag, 1);
-    s_hash_put(h, &n, sizeof n);
-}
-
+// The key of a document from its hash (orcs_doc_hash, or
+// orcs_doc_decode_hashing on a run.start body) and the directory.
 static bool
-s_hash_json(s_hasher_t *h, const json_t *value, int depth)
+s_hash_key(const uint8_t hash[ORCS_DOC_HASH_SIZE],
+           const char *dir,
+           char *key,
+           size_t size)
 {
-    if (depth > 1000)
-        return false; // the decoder's own limit is far lower
-    switch (json_typeof(value)) {
-        case JSON_OBJECT: {
-            s_hash_count(h, 'o', json_object_size(value));
-            const char *key;
-            json_t *member;
-            json_object_foreach((json_t *) value, key, member)
-            {
-                s_hash_bytes(h, 'k', key, strlen(key));
-                if (!s_hash_json(h, member, depth + 1))
-                    return false;
-            }
-            return true;
-        }
-        case JSON_ARRAY: {
-            s_hash_count(h, 'a', json_array_size(value));
-            for (size_t i = 0; i < json_array_size(value); i++)
-                if (!s_hash_json(h, json_array_get(value, i), depth + 1))
-                    return false;
-            return true;
-        }
-        case JSON_STRING:
-            s_hash_bytes(h, 's', json_string_value(value),
-                         json_string_length(value));
-            return true;
-        case JSON_INTEGER: {
-            json_int_t n = json_integer_value(value);
-            s_hash_bytes(h, 'i', (const char *) &n, sizeof n);
-            return true;
-        }
-        case JSON_REAL: {
-            double d = json_real_value(value);
-            s_hash_bytes(h, 'r', (const char *) &d, sizeof d);
-            return true;
-        }
-        case JSON_TRUE:
-            s_hash_count(h, 't', 0);
-            return true;
-        case JSON_FALSE:
-            s_hash_count(h, 'f', 0);
-            return true;
-        default:
-            s_hash_count(h, 'n', 0);
-            return true;
-    }
+    char hex[ORCS_DOC_HASH_SIZE * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, hash, ORCS_DOC_HASH_SIZE);
+    int n = snprintf(key, size, "d:%s:%s", hex, dir ? dir : "");
+    return n > 0 && (size_t) n < size;
 }
 
 // The key of a document, or false when it cannot be hashed.
 static bool
 s_doc_key(const json_t *doc, const char *dir, char *key, size_t size)
 {
-    s_hasher_t *h = orcs_calloc(1, sizeof *h);
-    crypto_generichash_init(&h->state, NULL, 0, 16);
-    bool ok = s_hash_json(h, doc, 0);
-    crypto_generichash_update(&h->state, h->buf, h->used);
-    uint8_t hash[16];
-    crypto_generichash_final(&h->state, hash, sizeof hash);
-    free(h);
-    if (!ok)
-        return false;
-    char hex[sizeof hash * 2 + 1];
-    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-    int n = snprintf(key, size, "d:%s:%s", hex, dir ? dir : "");
-    return n > 0 && (size_t) n < size;
+    uint8_t hash[ORCS_DOC_HASH_SIZE];
+    return orcs_doc_hash(doc, hash) && s_hash_key(hash, dir, key, size);
 }
 
 static void
@@ -201,6 +114,22 @@ s_evict(o_state_t *self)
             return;
         zhashx_delete(self->wf_cache, oldest);
     }
+}
+
+orcs_workflow_t *
+o_compile_cached_doc(o_state_t *self,
+                     const uint8_t hash[ORCS_DOC_HASH_SIZE],
+                     const char *dir)
+{
+    char key[PATH_MAX + 128];
+    s_entry_t *entry = self->wf_cache && s_hash_key(hash, dir, key, sizeof key)
+                           ? zhashx_lookup(self->wf_cache, key)
+                           : NULL;
+    if (!entry)
+        return NULL; // o_compile counts the miss
+    self->cache_hits++;
+    entry->used = ++self->cache_tick;
+    return orcs_workflow_ref(entry->wf);
 }
 
 orcs_status

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "orcs/actor.h"
+#include "orcs/doc.h"
 #include "orcs/record.h"
 #include "orcs/store.h"
 #include "orcs/workflow.h"
@@ -200,8 +201,8 @@ struct o_state_t {
 // Loads the workflow file path, or builds one from doc (dir: where its
 // relative paths resolve; NULL = the current directory), as
 // orcs_workflow_load and orcs_workflow_from_doc do, reusing a compiled
-// workflow of the same file (path and bytes) or document (its canonical
-// JSON, and dir) when the cache has one. Caller owns one
+// workflow of the same file (path and bytes) or document (orcs_doc_hash,
+// and dir) when the cache has one. Caller owns one
 // reference to *wf_p (orcs_workflow_destroy).
 orcs_status o_compile(o_state_t *self,
                       const char *path,
@@ -209,6 +210,11 @@ orcs_status o_compile(o_state_t *self,
                       const char *dir,
                       orcs_workflow_t **wf_p,
                       json_t **errors_p);
+// The cached workflow of the document whose orcs_doc_hash is hash (with
+// dir), with one more reference for the caller, or NULL (then o_compile).
+orcs_workflow_t *o_compile_cached_doc(o_state_t *self,
+                                      const uint8_t hash[ORCS_DOC_HASH_SIZE],
+                                      const char *dir);
 // Frees the cache (the workflows runs hold stay theirs).
 void o_compile_cache_free(o_state_t *self);
 

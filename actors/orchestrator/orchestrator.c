@@ -171,8 +171,14 @@ s_exists(o_state_t *self, const char *id)
     return rc == ORCS_OK;
 }
 
+// Starts a run. cached: the compiled workflow of the body's "doc" (one
+// reference, taken over), which the body then lacks (s_start_cached), or
+// NULL.
 static void
-s_start(o_state_t *self, orcs_msg_t **msg_p, const json_t *body)
+s_start(o_state_t *self,
+        orcs_msg_t **msg_p,
+        const json_t *body,
+        orcs_workflow_t *cached)
 {
     orcs_msg_t *msg = *msg_p;
     const char *path = json_string_value(json_object_get(body, "workflow"));
@@ -180,7 +186,7 @@ s_start(o_state_t *self, orcs_msg_t **msg_p, const json_t *body)
     const json_t *plan = json_object_get(body, "plan");
     const json_t *given = json_object_get(body, "inputs");
     const char *id = json_string_value(json_object_get(body, "run"));
-    if (!path && !json_is_object(doc) && !json_is_object(plan)) {
+    if (!path && !cached && !json_is_object(doc) && !json_is_object(plan)) {
         self->bad_requests++;
         s_error(self, msg, ORCS_EINVAL,
                 "run.start needs \"workflow\" (a path), \"doc\" or \"plan\"");
@@ -199,16 +205,18 @@ s_start(o_state_t *self, orcs_msg_t **msg_p, const json_t *body)
         self->bad_requests++;
         s_error(self, msg, ORCS_EINVAL,
                 "run id '%.64s': use 1-48 of [A-Za-z0-9._-]", id);
+        orcs_workflow_destroy(&cached);
         return;
     }
     if (s_exists(self, id)) {
         s_error(self, msg, ORCS_EEXIST, "run %s already exists", id);
+        orcs_workflow_destroy(&cached);
         return;
     }
-    orcs_workflow_t *wf = NULL;
+    orcs_workflow_t *wf = cached;
     json_t *errors = NULL;
     orcs_status rc = ORCS_OK;
-    if (path || doc)
+    if (!wf && (path || doc))
         rc = o_compile(self, path, doc,
                        json_string_value(json_object_get(body, "dir")), &wf,
                        &errors);
@@ -270,6 +278,32 @@ s_start(o_state_t *self, orcs_msg_t **msg_p, const json_t *body)
                                   o_run_status_name(run->status)));
     o_run_advance(self, run);
     o_flush(self, run);
+}
+
+// run.start of an inline document the cache holds: found from the body's
+// bytes, without decoding the document (orcs_doc_decode_hashing). False
+// when the body has no such document, or is not one this can read (the
+// ordinary path then decodes it and says what is wrong).
+static bool
+s_start_cached(o_state_t *self, orcs_msg_t **msg_p)
+{
+    size_t size = 0;
+    const uint8_t *raw = orcs_msg_body_raw(*msg_p, &size);
+    if (!raw || size == 0)
+        return false;
+    json_t *rest = NULL;
+    uint8_t hash[ORCS_DOC_HASH_SIZE];
+    bool found = false;
+    orcs_workflow_t *wf = NULL;
+    if (orcs_doc_decode_hashing(raw, size, NULL, "doc", &rest, hash, &found)
+            == ORCS_OK
+        && found && !json_string_value(json_object_get(rest, "workflow")))
+        wf = o_compile_cached_doc(
+            self, hash, json_string_value(json_object_get(rest, "dir")));
+    if (wf)
+        s_start(self, msg_p, rest, wf);
+    json_decref(rest);
+    return wf != NULL;
 }
 
 // The run a request names, or an error reply (NULL).
@@ -630,6 +664,8 @@ s_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         return ORCS_OK;
     }
     const char *type = orcs_msg_type(msg);
+    if (strcmp(type, "run.start") == 0 && s_start_cached(self, msg_p))
+        return ORCS_OK;
     const json_t *body = NULL;
     if (orcs_msg_body(msg, &body) != ORCS_OK || !json_is_object(body)) {
         self->bad_requests++;
@@ -637,7 +673,7 @@ s_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         return ORCS_OK;
     }
     if (strcmp(type, "run.start") == 0)
-        s_start(self, msg_p, body);
+        s_start(self, msg_p, body, NULL);
     else if (strcmp(type, "run.get") == 0)
         s_get(self, msg, body, false);
     else if (strcmp(type, "run.wait") == 0)

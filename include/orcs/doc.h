@@ -60,6 +60,37 @@ ORCS_EXPORT orcs_status orcs_doc_decode(const uint8_t *data,
                                         const orcs_doc_limits_t *limits,
                                         json_t **doc_p);
 
+// Bytes of a document hash (BLAKE2b-128).
+#define ORCS_DOC_HASH_SIZE 16
+
+// Hashes a document's values in their order (each value's type, then its
+// length or count, then its bytes; object members in their order, so the
+// same members in another order hash differently) into hash. Returns
+// false, with hash set but meaningless, for a document nested deeper than
+// 1024 levels (no decoded document is).
+ORCS_EXPORT bool orcs_doc_hash(const json_t *doc,
+                               uint8_t hash[ORCS_DOC_HASH_SIZE]);
+
+// Decodes data as orcs_doc_decode does, but the root must be a map and the
+// value of its member `key` is not decoded: it is hashed into hash, giving
+// what orcs_doc_hash gives for its decoded form, and left out of *rest_p.
+// *found_p says whether the member was there (hash is set only then). A
+// caller that finds the hash among ones it knows skips decoding (and
+// freeing) a large value. Inside the hashed value strings, numbers and
+// limits are checked as decoding checks them, but a key given twice in one
+// of its maps is not (no document orcs_doc_hash saw has one, so its hash
+// matches none). Returns ORCS_OK, or what orcs_doc_decode returns (also
+// ORCS_EPROTO for a root that is not a map and for `key` given twice), with
+// *rest_p NULL.
+ORCS_EXPORT orcs_status
+orcs_doc_decode_hashing(const uint8_t *data,
+                        size_t size,
+                        const orcs_doc_limits_t *limits,
+                        const char *key,
+                        json_t **rest_p,
+                        uint8_t hash[ORCS_DOC_HASH_SIZE],
+                        bool *found_p);
+
 // Returns a new binary value holding a copy of size bytes (data may be NULL
 // when size is 0). Caller owns the result; destroy with json_decref().
 ORCS_EXPORT json_t *orcs_doc_binary_new(const void *data, size_t size);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <float.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,6 +687,131 @@ test_doc_binary_data_returns_null_for_other_values(void **state)
     json_decref(extra);
 }
 
+// ---- decoding all but one member, which is hashed
+
+// Encodes body, decodes it hashing "doc"; checks the rest and the hash
+// against the plain decoder and orcs_doc_hash.
+static void
+s_check_hashing(json_t *body)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal(orcs_doc_encode(body, &data, &size), ORCS_OK);
+    json_t *rest = NULL;
+    uint8_t hash[ORCS_DOC_HASH_SIZE];
+    bool found = false;
+    assert_int_equal(
+        orcs_doc_decode_hashing(data, size, NULL, "doc", &rest, hash, &found),
+        ORCS_OK);
+    json_t *doc = json_object_get(body, "doc");
+    assert_int_equal(found, doc != NULL);
+    json_t *without = json_deep_copy(body);
+    json_object_del(without, "doc");
+    assert_true(json_equal(without, rest));
+    if (doc) {
+        uint8_t expect[ORCS_DOC_HASH_SIZE];
+        assert_true(orcs_doc_hash(doc, expect));
+        assert_memory_equal(expect, hash, sizeof hash);
+    }
+    json_decref(without);
+    json_decref(rest);
+    free(data);
+    json_decref(body);
+}
+
+static orcs_status
+s_hashing_status(const void *bytes, size_t size)
+{
+    json_t *rest = NULL;
+    uint8_t hash[ORCS_DOC_HASH_SIZE];
+    bool found = false;
+    orcs_status rc =
+        orcs_doc_decode_hashing(bytes, size, NULL, "doc", &rest, hash, &found);
+    assert_int_equal(rc == ORCS_OK, rest != NULL);
+    json_decref(rest);
+    return rc;
+}
+
+static void
+test_doc_decode_hashing_matches_the_hash_of_the_decoded_member(void **state)
+{
+    (void) state;
+    s_check_hashing(json_pack(
+        "{s:s, s:{s:s, s:[i, I, I, f, b, b, n], s:{s:{s:[]}}, s:o}, s:{}}",
+        "run", "r-1", "doc", "workflow", "w", "mixed", -5,
+        (json_int_t) INT64_MAX, (json_int_t) INT64_MIN, 2.5, 1, 0, "nested",
+        "deep", "list", "bin", orcs_doc_binary_new("\0\1\2", 3), "inputs"));
+    s_check_hashing(json_pack("{s:i, s:s}", "x", 1, "doc", "just a string"));
+    s_check_hashing(json_pack("{s:i}", "no", 1)); // no "doc" member
+    // key order counts: the same members in another order hash differently
+    uint8_t a[ORCS_DOC_HASH_SIZE], b[ORCS_DOC_HASH_SIZE];
+    json_t *one = json_pack("{s:i, s:i}", "x", 1, "y", 2);
+    json_t *two = json_pack("{s:i, s:i}", "y", 2, "x", 1);
+    assert_true(orcs_doc_hash(one, a));
+    assert_true(orcs_doc_hash(two, b));
+    assert_memory_not_equal(a, b, sizeof a);
+    json_decref(two);
+    two = json_pack("{s:i, s:i}", "x", 1, "y", 2);
+    assert_true(orcs_doc_hash(two, b));
+    assert_memory_equal(a, b, sizeof a);
+    // 1 and 1.0 are different values
+    json_decref(two);
+    two = json_pack("{s:f, s:i}", "x", 1.0, "y", 2);
+    assert_true(orcs_doc_hash(two, b));
+    assert_memory_not_equal(a, b, sizeof a);
+    json_decref(one);
+    json_decref(two);
+}
+
+static void
+test_doc_decode_hashing_reads_float32_as_the_decoder_does(void **state)
+{
+    (void) state;
+    // {"doc": float32 1.5}
+    const uint8_t bytes[] = {0x81, 0xa3, 'd',  'o',  'c',
+                             0xca, 0x3f, 0xc0, 0x00, 0x00};
+    json_t *rest = NULL;
+    uint8_t hash[ORCS_DOC_HASH_SIZE], expect[ORCS_DOC_HASH_SIZE];
+    bool found = false;
+    assert_int_equal(orcs_doc_decode_hashing(bytes, sizeof bytes, NULL, "doc",
+                                             &rest, hash, &found),
+                     ORCS_OK);
+    assert_true(found);
+    assert_int_equal(json_object_size(rest), 0);
+    json_t *real = json_real(1.5);
+    assert_true(orcs_doc_hash(real, expect));
+    assert_memory_equal(expect, hash, sizeof hash);
+    json_decref(real);
+    json_decref(rest);
+}
+
+static void
+test_doc_decode_hashing_refuses_what_decoding_refuses(void **state)
+{
+    (void) state;
+    const uint8_t array[] = {0x91, 0x01}; // [1]: not a map
+    assert_int_equal(s_hashing_status(array, sizeof array), ORCS_EPROTO);
+    const uint8_t twice[] = {0x82, 0xa3, 'd', 'o', 'c', 0x01,
+                             0xa3, 'd',  'o', 'c', 0x02}; // "doc" twice
+    assert_int_equal(s_hashing_status(twice, sizeof twice), ORCS_EPROTO);
+    const uint8_t rest_twice[] = {0x82, 0xa1, 'x', 0x01, 0xa1, 'x', 0x02};
+    assert_int_equal(s_hashing_status(rest_twice, sizeof rest_twice),
+                     ORCS_EPROTO);
+    const uint8_t big[] = {0x81, 0xa3, 'd',  'o',  'c',  0xcf, 0xff,
+                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(s_hashing_status(big, sizeof big), ORCS_EPROTO);
+    const uint8_t bad_utf8[] = {0x81, 0xa3, 'd', 'o', 'c', 0xa1, 0xff};
+    assert_int_equal(s_hashing_status(bad_utf8, sizeof bad_utf8), ORCS_EPROTO);
+    const uint8_t nan[] = {0x81, 0xa3, 'd',  'o',  'c',
+                           0xca, 0x7f, 0xc0, 0x00, 0x00};
+    assert_int_equal(s_hashing_status(nan, sizeof nan), ORCS_EPROTO);
+    const uint8_t trailing[] = {0x81, 0xa3, 'd', 'o', 'c', 0x01, 0x01};
+    assert_int_equal(s_hashing_status(trailing, sizeof trailing), ORCS_EPROTO);
+    const uint8_t cut[] = {0x81, 0xa3, 'd', 'o', 'c', 0x92, 0x01};
+    assert_int_equal(s_hashing_status(cut, sizeof cut), ORCS_EPROTO);
+    assert_int_equal(s_hashing_status(NULL, 0), ORCS_EPROTO);
+}
+
 int
 main(void)
 {
@@ -721,6 +847,11 @@ main(void)
         cmocka_unit_test(test_doc_to_text_shows_binary_as_base64),
         cmocka_unit_test(test_doc_to_text_dumps_plain_documents_and_scalars),
         cmocka_unit_test(test_doc_binary_data_returns_null_for_other_values),
+        cmocka_unit_test(
+            test_doc_decode_hashing_matches_the_hash_of_the_decoded_member),
+        cmocka_unit_test(
+            test_doc_decode_hashing_reads_float32_as_the_decoder_does),
+        cmocka_unit_test(test_doc_decode_hashing_refuses_what_decoding_refuses),
     };
     return cmocka_run_group_tests_name("orcs_doc", tests, NULL, NULL);
 }
