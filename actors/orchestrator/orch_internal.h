@@ -257,7 +257,11 @@ void o_task_set(o_state_t *self,
                 o_task_t *task,
                 orcs_record_status status,
                 o_event event);
-json_t *o_run_view(o_state_t *self, o_run_t *run);
+// The run's view (docs/workflows.md) as a MessagePack map in a new
+// malloc'd buffer the caller frees.
+void o_run_view_encode(o_run_t *run, uint8_t **data_p, size_t *size_p);
+// A reply of type holding the run's view, with status OK. Caller owns it.
+orcs_msg_t *o_run_view_reply(o_run_t *run, const char *type);
 
 // ---- approval.c
 

@@ -349,7 +349,11 @@ s_get(o_state_t *self, orcs_msg_t *msg, const json_t *body, bool wait)
             zlist_append(run->waiters, to);
         return;
     }
-    o_reply(self, msg, ORCS_OK, o_run_view(self, run));
+    if (orcs_msg_kind_of(msg) != ORCS_MSG_ASK)
+        return;
+    orcs_msg_t *reply = o_run_view_reply(run, orcs_msg_type(msg));
+    if (orcs_actor_reply(self->actor, msg, &reply) != ORCS_OK)
+        orcs_msg_destroy(&reply); // the asker went away
 }
 
 static void

@@ -277,18 +277,19 @@ s_answer_waiters(o_state_t *self, o_run_t *run)
 {
     if (!s_settled(run) || zlist_size(run->waiters) == 0)
         return;
-    json_t *view = o_run_view(self, run); // one for every waiter
+    uint8_t *view = NULL; // one for every waiter
+    size_t size = 0;
+    o_run_view_encode(run, &view, &size);
     orcs_reply_to_t *to;
     while ((to = zlist_pop(run->waiters))) {
         orcs_msg_t *reply = orcs_msg_new("run.wait");
-        json_t *body = json_incref(view);
-        orcs_msg_set_body(reply, &body);
+        orcs_msg_set_body_raw(reply, view, size);
         orcs_msg_set_status(reply, ORCS_OK);
         if (orcs_actor_reply_to(self->actor, to, &reply) != ORCS_OK)
             orcs_msg_destroy(&reply); // the asker went away
         orcs_reply_to_destroy(&to);
     }
-    json_decref(view);
+    free(view);
 }
 
 static void

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <msgpack.h>
+
 #include "actors/orchestrator/orch_internal.h"
+#include "orcs/doc.h"
 #include "orcs/runs.h"
 #include "orcs/sys.h"
 
@@ -327,78 +330,136 @@ o_task_set(o_state_t *self,
 // ---------------------------------------------------------------------------
 // The view
 
-json_t *
-o_run_view(o_state_t *self, o_run_t *run)
+static void
+s_pack_str(msgpack_packer *pk, const char *text)
 {
-    (void) self;
-    json_t *nodes = json_object();
-    // A view of 100,000 nodes is built at every run.wait and run.get: the
-    // names are shared (one string per status and kind, referenced by
-    // every entry) and the entries built member by member, not packed
-    // from a format.
-    json_t *statuses[ORCS_RECORD_PAUSED + 1] = {NULL};
-    json_t *kinds[ORCS_WF_KIND_COUNT] = {NULL};
-    if (run->wf)
-        for (size_t i = 0; i < run->wf->count; i++) {
-            o_task_t *task = &run->tasks[i];
-            size_t st = (size_t) task->status <= ORCS_RECORD_PAUSED
-                            ? (size_t) task->status
-                            : ORCS_RECORD_UNSET;
-            if (!statuses[st])
-                statuses[st] = json_string(o_task_status_name(task->status));
-            size_t kind = (size_t) task->node->kind;
-            json_t *kind_name = NULL;
-            if (kind < ORCS_WF_KIND_COUNT) {
-                if (!kinds[kind])
-                    kinds[kind] =
-                        json_string(orcs_wf_kind_name(task->node->kind));
-                kind_name = json_incref(kinds[kind]);
-            }
-            json_t *entry = json_object();
-            json_object_set_new(entry, "status", json_incref(statuses[st]));
-            json_object_set_new(entry, "kind",
-                                kind_name ? kind_name : json_null());
-            json_object_set_new(entry, "attempts",
-                                json_integer((json_int_t) task->attempt));
-            json_object_set_new(entry, "started_us",
-                                json_integer((json_int_t) task->started_us));
-            json_object_set_new(entry, "finished_us",
-                                json_integer((json_int_t) task->finished_us));
-            json_object_set_new(entry, "error",
-                                task->error ? json_string(o_task_detail(task))
-                                            : json_null());
-            if (task->clarifying)
-                json_object_set_new(
-                    entry, "question",
-                    json_string(task->question ? task->question : ""));
-            if (task->children_count)
-                json_object_set_new(
-                    entry, "items",
-                    json_pack("{s:I, s:I}", "total",
-                              (json_int_t) task->children_count, "done",
-                              (json_int_t) task->done_children));
-            json_object_set_new(nodes, task->id, entry);
+    size_t len = strlen(text);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, text, len);
+}
+
+// Text from outside (an error's detail may quote a tool's output): packed
+// when it is valid UTF-8, else null, as json_string would refuse it.
+static void
+s_pack_text(msgpack_packer *pk, const char *text)
+{
+    json_t *checked = text ? json_string(text) : NULL;
+    if (checked)
+        s_pack_str(pk, text);
+    else
+        msgpack_pack_nil(pk);
+    json_decref(checked);
+}
+
+// A document, as orcs_doc_encode writes it (null when it cannot).
+static void
+s_pack_doc(msgpack_packer *pk, msgpack_sbuffer *sbuf, const json_t *doc)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (doc && orcs_doc_encode(doc, &data, &size) == ORCS_OK)
+        msgpack_sbuffer_write(sbuf, (const char *) data, size);
+    else
+        msgpack_pack_nil(pk);
+    free(data);
+}
+
+static void
+s_pack_int(msgpack_packer *pk, const char *key, int64_t value)
+{
+    s_pack_str(pk, key);
+    msgpack_pack_int64(pk, value);
+}
+
+void
+o_run_view_encode(o_run_t *run, uint8_t **data_p, size_t *size_p)
+{
+    // A view of 100,000 nodes is written at every run.wait and run.get:
+    // straight to MessagePack, not built as 700,000 json_t values first.
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 11);
+    s_pack_str(&pk, "id");
+    s_pack_str(&pk, run->id);
+    s_pack_str(&pk, "workflow");
+    s_pack_str(&pk, run->wf && run->wf->name ? run->wf->name : "(planning)");
+    s_pack_str(&pk, "status");
+    s_pack_str(&pk, o_run_status_name(run->status));
+    s_pack_str(&pk, "nodes");
+    size_t count = run->wf ? run->wf->count : 0;
+    msgpack_pack_map(&pk, count);
+    for (size_t i = 0; i < count; i++) {
+        const o_task_t *task = &run->tasks[i];
+        const char *kind = orcs_wf_kind_name(task->node->kind);
+        s_pack_str(&pk, task->id);
+        msgpack_pack_map(&pk, 6 + (task->clarifying ? 1 : 0)
+                                  + (task->children_count ? 1 : 0));
+        s_pack_str(&pk, "status");
+        s_pack_str(&pk, o_task_status_name(task->status));
+        s_pack_str(&pk, "kind");
+        if (kind)
+            s_pack_str(&pk, kind);
+        else
+            msgpack_pack_nil(&pk);
+        s_pack_int(&pk, "attempts", task->attempt);
+        s_pack_int(&pk, "started_us", task->started_us);
+        s_pack_int(&pk, "finished_us", task->finished_us);
+        s_pack_str(&pk, "error");
+        if (task->error)
+            s_pack_text(&pk, o_task_detail(task));
+        else
+            msgpack_pack_nil(&pk);
+        if (task->clarifying) {
+            s_pack_str(&pk, "question");
+            s_pack_text(&pk, task->question ? task->question : "");
         }
-    for (size_t i = 0; i <= ORCS_RECORD_PAUSED; i++)
-        json_decref(statuses[i]);
-    for (size_t i = 0; i < ORCS_WF_KIND_COUNT; i++)
-        json_decref(kinds[i]);
-    json_t *approvals = json_array();
+        if (task->children_count) {
+            s_pack_str(&pk, "items");
+            msgpack_pack_map(&pk, 2);
+            s_pack_int(&pk, "total", (int64_t) task->children_count);
+            s_pack_int(&pk, "done", (int64_t) task->done_children);
+        }
+    }
+    s_pack_str(&pk, "approvals");
+    msgpack_pack_array(&pk, json_object_size(run->approvals));
     const char *key;
     json_t *approval;
     json_object_foreach(run->approvals, key, approval)
-        json_array_append(approvals, approval);
-    return json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:O, s:o, s:{s:I, s:I, s:I, s:f}, s:I, "
-        "s:I, s:I}",
-        "id", run->id, "workflow", run->wf ? run->wf->name : "(planning)",
-        "status", o_run_status_name(run->status), "nodes", nodes, "approvals",
-        approvals, "output",
-        run->output && run->status == ORCS_RECORD_SUCCEEDED ? run->output
-                                                            : json_null(),
-        "error", run->error ? json_string(run->detail) : json_null(), "usage",
-        "prompt_tokens", run->prompt_tokens, "completion_tokens",
-        run->completion_tokens, "requests", run->requests, "cost", run->cost,
-        "created_us", (json_int_t) run->created_us, "updated_us",
-        (json_int_t) run->updated_us, "attempt", (json_int_t) run->attempt);
+        s_pack_doc(&pk, &sbuf, approval);
+    s_pack_str(&pk, "output");
+    s_pack_doc(&pk, &sbuf,
+               run->output && run->status == ORCS_RECORD_SUCCEEDED ? run->output
+                                                                   : NULL);
+    s_pack_str(&pk, "error");
+    if (run->error)
+        s_pack_text(&pk, run->detail);
+    else
+        msgpack_pack_nil(&pk);
+    s_pack_str(&pk, "usage");
+    msgpack_pack_map(&pk, 4);
+    s_pack_int(&pk, "prompt_tokens", run->prompt_tokens);
+    s_pack_int(&pk, "completion_tokens", run->completion_tokens);
+    s_pack_int(&pk, "requests", run->requests);
+    s_pack_str(&pk, "cost");
+    msgpack_pack_double(&pk, run->cost);
+    s_pack_int(&pk, "created_us", run->created_us);
+    s_pack_int(&pk, "updated_us", run->updated_us);
+    s_pack_int(&pk, "attempt", run->attempt);
+    *data_p = (uint8_t *) sbuf.data;
+    *size_p = sbuf.size;
+}
+
+orcs_msg_t *
+o_run_view_reply(o_run_t *run, const char *type)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    o_run_view_encode(run, &data, &size);
+    orcs_msg_t *reply = orcs_msg_new(type);
+    orcs_msg_set_body_raw(reply, data, size);
+    orcs_msg_set_status(reply, ORCS_OK);
+    free(data);
+    return reply;
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "actors/orchestrator/orch_internal.h"
 #include "fixture.h"
 #include "orcs/doc.h"
 #include "orcs/runs.h"
@@ -610,6 +611,82 @@ test_several_waiters_get_the_view(void **state)
         assert_string_equal(s_node_status(waiters[i].view, "s"), "cancelled");
         json_decref(waiters[i].view);
     }
+}
+
+// The view written straight to MessagePack decodes to the documented
+// shape; text that is not UTF-8 (a tool's output quoted in an error)
+// becomes null instead of spoiling the whole answer.
+static void
+test_view_encodes_every_field(void **state)
+{
+    (void) state;
+    const char *text = "workflow: shape\nnodes:\n"
+                       "  a: {kind: tool, tool: t.echo}\n"
+                       "  b: {kind: tool, tool: t.echo, needs: [a]}\n";
+    orcs_workflow_t *wf = NULL;
+    assert_int_equal(
+        orcs_workflow_parse(text, strlen(text), "v.yaml", NULL, &wf, NULL),
+        ORCS_OK);
+    o_run_t run = {.wf = wf, .status = ORCS_RECORD_FAILED, .error = 1};
+    snprintf(run.id, sizeof run.id, "v-1");
+    snprintf(run.detail, sizeof run.detail, "node b failed: \xff\xfe");
+    run.tasks = calloc(2, sizeof *run.tasks);
+    run.approvals = json_pack("{s:{s:s}}", "a-1", "id", "a-1");
+    run.prompt_tokens = 7;
+    run.cost = 0.25;
+    for (int i = 0; i < 2; i++) {
+        run.tasks[i].node = &wf->nodes[i];
+        snprintf(run.tasks[i].id, sizeof run.tasks[i].id, "%s",
+                 wf->nodes[i].id);
+    }
+    run.tasks[0].status = ORCS_RECORD_SUCCEEDED;
+    run.tasks[0].attempt = 2;
+    run.tasks[0].clarifying = true;
+    run.tasks[0].question = strdup("which one?");
+    run.tasks[0].children_count = 3;
+    run.tasks[0].done_children = 1;
+    run.tasks[1].status = ORCS_RECORD_FAILED;
+    run.tasks[1].error = 1;
+    run.tasks[1].detail = strdup("bad \xc3\x28 bytes");
+    uint8_t *data = NULL;
+    size_t size = 0;
+    o_run_view_encode(&run, &data, &size);
+    json_t *view = NULL;
+    assert_int_equal(orcs_doc_decode(data, size, NULL, &view), ORCS_OK);
+    assert_string_equal(s_status(view), "failed");
+    assert_string_equal(json_string_value(json_object_get(view, "id")), "v-1");
+    assert_string_equal(json_string_value(json_object_get(view, "workflow")),
+                        "shape");
+    assert_true(json_is_null(json_object_get(view, "error")));
+    assert_int_equal(json_array_size(json_object_get(view, "approvals")), 1);
+    json_t *usage = json_object_get(view, "usage");
+    assert_int_equal(
+        json_integer_value(json_object_get(usage, "prompt_tokens")), 7);
+    assert_true(json_real_value(json_object_get(usage, "cost")) == 0.25);
+    json_t *a = json_object_get(json_object_get(view, "nodes"), "a");
+    assert_string_equal(json_string_value(json_object_get(a, "status")),
+                        "completed");
+    assert_string_equal(json_string_value(json_object_get(a, "kind")), "tool");
+    assert_int_equal(json_integer_value(json_object_get(a, "attempts")), 2);
+    assert_string_equal(json_string_value(json_object_get(a, "question")),
+                        "which one?");
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(a, "items"), "total")),
+                     3);
+    assert_true(json_is_null(json_object_get(a, "error")));
+    json_t *b = json_object_get(json_object_get(view, "nodes"), "b");
+    assert_string_equal(json_string_value(json_object_get(b, "status")),
+                        "failed");
+    assert_true(json_is_null(json_object_get(b, "error")));
+    assert_null(json_object_get(b, "items"));
+    assert_int_equal(json_object_size(b), 6);
+    json_decref(view);
+    free(data);
+    free(run.tasks[0].question);
+    free(run.tasks[1].detail);
+    free(run.tasks);
+    json_decref(run.approvals);
+    orcs_workflow_destroy(&wf);
 }
 
 static void
@@ -1249,6 +1326,7 @@ main(void)
         cmocka_unit_test(test_retries_and_error_route),
         cmocka_unit_test(test_timeout_and_cancel),
         cmocka_unit_test(test_several_waiters_get_the_view),
+        cmocka_unit_test(test_view_encodes_every_field),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_approvals),
         cmocka_unit_test(test_approval_timeout_escalates),
