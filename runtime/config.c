@@ -52,9 +52,9 @@ static const char *const s_top_keys[] = {
     "node",   "data",     "listen",    "control",    "models",
     "tools",  "limits",   "log_level", "supervisor", "store",
     "memory", "toolexec", NULL};
-static const char *const s_limits_keys[] = {"max_sockets", "max_message_bytes",
-                                            "mailbox",     "send_timeout_ms",
-                                            "spin_us",     NULL};
+static const char *const s_limits_keys[] = {
+    "max_sockets", "max_message_bytes", "mailbox", "send_timeout_ms",
+    "spin_us",     "finished_tasks",    NULL};
 static const char *const s_store_keys[] = {"map_size_mb", "map_max_mb",
                                            "durability", "sync_ms", NULL};
 static const char *const s_durabilities[] = {"sync", "relaxed", NULL};
@@ -588,6 +588,9 @@ s_check_limits(s_check_t *c, json_t *doc)
         rc = s_check_int(c, limits, "send_timeout_ms", 0, 3600000, 5000, NULL);
     if (rc == ORCS_OK)
         rc = s_check_int(c, limits, "spin_us", 0, 100000, 200, NULL);
+    if (rc == ORCS_OK)
+        rc = s_check_int(c, limits, "finished_tasks", 0, 100000000, 200000,
+                         NULL);
     if (rc == ORCS_OK)
         s_pop(c, saved);
     return rc;

@@ -420,6 +420,9 @@ int orcs__node_send_timeout_ms(orcs_node_t *node);
 // How long an actor watches its mailbox after work before it sleeps
 // (limits.spin_us; 0 = never).
 int orcs__node_spin_us(orcs_node_t *node);
+// How many tasks of finished runs the orchestrator keeps in memory
+// (limits.finished_tasks).
+int orcs__node_finished_tasks(orcs_node_t *node);
 int orcs__node_max_message_bytes(orcs_node_t *node);
 // Resolves a kind name or plug-in path. err says why on failure.
 orcs_status orcs__node_kind(orcs_node_t *node,

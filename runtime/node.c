@@ -38,6 +38,7 @@ struct orcs_node_t {
     atomic_uint_fast64_t malformed;     // every malformed frame in the node
     int send_timeout_ms;                // default wait on a full mailbox
     int spin_us;                        // actors watch for mail after work
+    int finished_tasks;                 // kept in memory by the orchestrator
     int max_message_bytes;              // socket size limit for outside peers
     zactor_t *bus;                      // zproxy
     orcs_client_t *inbox;               // top supervisors report here
@@ -202,6 +203,7 @@ orcs_node_configure(orcs_node_t *self,
         self->control[0] = 0;
     self->send_timeout_ms = s_limit(copy, "send_timeout_ms", 5000);
     self->spin_us = s_limit(copy, "spin_us", 200);
+    self->finished_tasks = s_limit(copy, "finished_tasks", 200000);
     self->max_message_bytes =
         s_limit(copy, "max_message_bytes", 16 * 1024 * 1024);
     orcs__sys_set_max_sockets((size_t) s_limit(copy, "max_sockets", 16384));
@@ -349,6 +351,12 @@ int
 orcs__node_spin_us(orcs_node_t *node)
 {
     return node->spin_us;
+}
+
+int
+orcs__node_finished_tasks(orcs_node_t *node)
+{
+    return node->finished_tasks;
 }
 
 int

@@ -186,6 +186,8 @@ struct o_state_t {
     zhashx_t *timers; // timer id -> o_timer_t
     uint64_t next_write;
     size_t finished_held;                    // released runs still in memory
+    size_t finished_tasks;                   // ... and their tasks
+    size_t keep_tasks;                       // limits.finished_tasks
     zhashx_t *writes;                        // write id -> run id (char *)
     char agents[ORCS_MSG_ADDRESS_MAX + 1];   // agent actor
     char model[ORCS_MSG_ADDRESS_MAX + 1];    // model actor

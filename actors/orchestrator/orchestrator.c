@@ -21,6 +21,7 @@
 #include "orcs/node.h"
 #include "orcs/runs.h"
 #include "orcs/sys.h"
+#include "runtime/internal.h"
 
 // ---------------------------------------------------------------------------
 // Helpers the other files use
@@ -643,6 +644,8 @@ s_init(orcs_actor_t *actor, const json_t *config, void **state_p)
     s_name(self->agents, config, "agents", "agents");
     s_name(self->model, config, "model", "model");
     s_name(self->toolexec, config, "toolexec", "toolexec");
+    int keep = orcs__node_finished_tasks(self->node);
+    self->keep_tasks = keep > 0 ? (size_t) keep : 0;
     *state_p = self;
     if (!self->store) {
         orcs_log_error("orchestrator", "the node has no store");

@@ -404,17 +404,22 @@ o_maybe_release(o_state_t *self, o_run_t *run)
     if (!run->finished || run->writing || zlist_size(run->effects)
         || zlist_size(run->waiters) || run->released)
         return;
-    // Keep the newest finished runs for run.get; drop the oldest.
+    // Keep the newest finished runs for run.get, at most S_KEEP_FINISHED
+    // of them and limits.finished_tasks of their tasks; drop the oldest,
+    // never this one (a durable run is then read from the store).
     run->released = true;
     self->finished_held++;
-    if (self->finished_held <= S_KEEP_FINISHED)
-        return;
-    o_run_t *oldest = NULL;
-    for (o_run_t *r = self->list; r; r = r->next)
-        if (r->released)
-            oldest = r; // the list is newest first
-    if (oldest) {
+    self->finished_tasks += run->wf ? run->wf->count : 0;
+    while (self->finished_held > S_KEEP_FINISHED
+           || self->finished_tasks > self->keep_tasks) {
+        o_run_t *oldest = NULL;
+        for (o_run_t *r = self->list; r; r = r->next)
+            if (r->released && r != run)
+                oldest = r; // the list is newest first
+        if (!oldest)
+            return;
         self->finished_held--;
+        self->finished_tasks -= oldest->wf ? oldest->wf->count : 0;
         o_run_free(self, oldest);
     }
 }

@@ -84,7 +84,7 @@ test_config_new_default_fills_every_key(void **state)
                    " \"limits\": {\"max_sockets\": 16384,"
                    "   \"max_message_bytes\": 16777216,"
                    "   \"mailbox\": 1000, \"send_timeout_ms\": 5000,"
-                   "   \"spin_us\": 200},"
+                   "   \"spin_us\": 200, \"finished_tasks\": 200000},"
                    " \"store\": {\"map_size_mb\": 64,"
                    "   \"map_max_mb\": 65536, \"durability\": \"sync\","
                    "   \"sync_ms\": 100},"
@@ -341,6 +341,9 @@ test_config_parse_refuses_wrong_types(void **state)
         "limits:\n  spin_us: 100001\n", ORCS_ECONFIG,
         "node.yaml:2: limits.spin_us: must be an integer from 0 to 100000 "
         "(got 100001)");
+    s_parse_fails("limits:\n  finished_tasks: -1\n", ORCS_ECONFIG,
+                  "node.yaml:2: limits.finished_tasks: must be an integer "
+                  "from 0 to 100000000 (got -1)");
     s_parse_fails("supervisor:\n  period_s: 1.5\n", ORCS_ECONFIG,
                   "node.yaml:2: supervisor.period_s: must be an integer "
                   "(got 1.5)");

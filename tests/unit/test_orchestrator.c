@@ -95,6 +95,7 @@ typedef struct {
     fixture_t f;
     char work[40]; // workflow files and tool manifests
     char tools[96];
+    int finished_tasks; // limits.finished_tasks, 0 = the default
 } s_env_t;
 
 static s_env_t s_env;
@@ -111,6 +112,10 @@ s_node_start(void)
         json_pack("{s:s, s:s, s:[s], s:{s:[]}, s:{s:{s:s}}}", "node", "test",
                   "data", f->data, "tools", s_env.tools, "supervisor",
                   "children", "models", "default", "replay", cassette);
+    if (s_env.finished_tasks)
+        json_object_set_new(
+            config, "limits",
+            json_pack("{s:i}", "finished_tasks", s_env.finished_tasks));
     f->node = orcs_node_new();
     orcs_status rc = orcs_node_configure(f->node, config, NULL);
     json_decref(config);
@@ -687,6 +692,56 @@ test_view_encodes_every_field(void **state)
     free(run.tasks);
     json_decref(run.approvals);
     orcs_workflow_destroy(&wf);
+}
+
+// Finished runs are kept in memory up to limits.finished_tasks of their
+// tasks: past that the oldest go (a run with durable: false is then gone,
+// a durable one is read from the store); the newest always stays.
+static void
+test_finished_runs_kept_up_to_a_task_limit(void **state)
+{
+    (void) state;
+    s_node_stop();
+    s_env.finished_tasks = 3;
+    assert_int_equal(s_node_start(), ORCS_OK);
+    s_write("mem.yaml", "workflow: mem\ndurable: false\nnodes:\n"
+                        "  a: {kind: tool, tool: t.echo}\n"
+                        "  b: {kind: tool, tool: t.echo, needs: [a]}\n");
+    s_write("kept.yaml", "workflow: kept\nnodes:\n"
+                         "  a: {kind: tool, tool: t.echo}\n"
+                         "  b: {kind: tool, tool: t.echo, needs: [a]}\n");
+    const char *ids[] = {"fk-m1", "fk-k1", "fk-m2"};
+    const char *files[] = {"mem.yaml", "kept.yaml", "mem.yaml"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(s_start(files[i], ids[i], NULL), ORCS_OK);
+        json_t *view = s_wait(ids[i]);
+        assert_string_equal(s_status(view), "completed");
+        json_decref(view);
+    }
+    // 6 tasks finished, 3 kept: fk-m1 and fk-k1 went, fk-m2 (the newest)
+    // stayed
+    orcs_status rc;
+    json_t *view = fixture_ask(&s_env.f, "orchestrator", "run.get",
+                               json_pack("{s:s}", "run", "fk-m1"), &rc);
+    assert_int_equal(rc, ORCS_ENOTFOUND);
+    json_decref(view);
+    view = fixture_ask(&s_env.f, "orchestrator", "run.get",
+                       json_pack("{s:s}", "run", "fk-k1"), &rc);
+    assert_int_equal(rc, ORCS_OK); // from the store
+    assert_string_equal(s_status(view), "completed");
+    json_decref(view);
+    view = fixture_ask(&s_env.f, "orchestrator", "run.get",
+                       json_pack("{s:s}", "run", "fk-m2"), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_string_equal(s_status(view), "completed");
+    json_decref(view);
+    json_t *stats = fixture_ask(&s_env.f, "orchestrator", "orchestrator.stats",
+                                json_object(), &rc);
+    assert_int_equal(json_integer_value(json_object_get(stats, "held")), 1);
+    json_decref(stats);
+    s_node_stop();
+    s_env.finished_tasks = 0;
+    assert_int_equal(s_node_start(), ORCS_OK);
 }
 
 static void
@@ -1327,6 +1382,7 @@ main(void)
         cmocka_unit_test(test_timeout_and_cancel),
         cmocka_unit_test(test_several_waiters_get_the_view),
         cmocka_unit_test(test_view_encodes_every_field),
+        cmocka_unit_test(test_finished_runs_kept_up_to_a_task_limit),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_approvals),
         cmocka_unit_test(test_approval_timeout_escalates),
