@@ -322,24 +322,22 @@ s_to_signed(uint64_t bits, size_t width)
     return bits <= INT64_MAX ? (int64_t) bits : -(int64_t) ~bits - 1;
 }
 
+// Reads an int or uint field of width bytes; a uint over INT64_MAX is
+// refused (json_int_t cannot hold it).
 static orcs_status
-s_decode_int(s_reader_t *reader, size_t width, bool is_signed, json_t **out)
+s_read_int(s_reader_t *reader, size_t width, bool is_signed, int64_t *value_p)
 {
     uint64_t bits;
-    if (!s_read_uint(reader, width, &bits))
+    if (!s_read_uint(reader, width, &bits) || (!is_signed && bits > INT64_MAX))
         return ORCS_EPROTO;
-    if (is_signed) {
-        *out = s_checked(json_integer(s_to_signed(bits, width)));
-        return ORCS_OK;
-    }
-    if (bits > INT64_MAX)
-        return ORCS_EPROTO;
-    *out = s_checked(json_integer((json_int_t) bits));
+    *value_p = is_signed ? s_to_signed(bits, width) : (int64_t) bits;
     return ORCS_OK;
 }
 
+// Reads a float32 or float64 field as a double; NaN and infinity are
+// refused (JSON has neither).
 static orcs_status
-s_decode_float(s_reader_t *reader, size_t width, json_t **out)
+s_read_float(s_reader_t *reader, size_t width, double *value_p)
 {
     uint64_t bits;
     if (!s_read_uint(reader, width, &bits))
@@ -354,21 +352,51 @@ s_decode_float(s_reader_t *reader, size_t width, json_t **out)
         memcpy(&real, &bits, sizeof real);
     }
     if (!isfinite(real))
-        return ORCS_EPROTO; // JSON has no NaN or infinity
-    *out = s_checked(json_real(real));
+        return ORCS_EPROTO;
+    *value_p = real;
     return ORCS_OK;
+}
+
+// Takes len bytes of UTF-8 text; *text_p points at them in the input.
+static orcs_status
+s_read_str(s_reader_t *reader, uint64_t len, const uint8_t **text_p)
+{
+    if (len > (uint64_t) (reader->end - reader->pos)
+        || !s_utf8_is_valid(reader->pos, (size_t) len))
+        return ORCS_EPROTO;
+    *text_p = reader->pos;
+    reader->pos += len;
+    return ORCS_OK;
+}
+
+static orcs_status
+s_decode_int(s_reader_t *reader, size_t width, bool is_signed, json_t **out)
+{
+    int64_t value;
+    orcs_status rc = s_read_int(reader, width, is_signed, &value);
+    if (rc == ORCS_OK)
+        *out = s_checked(json_integer((json_int_t) value));
+    return rc;
+}
+
+static orcs_status
+s_decode_float(s_reader_t *reader, size_t width, json_t **out)
+{
+    double value;
+    orcs_status rc = s_read_float(reader, width, &value);
+    if (rc == ORCS_OK)
+        *out = s_checked(json_real(value));
+    return rc;
 }
 
 static orcs_status
 s_decode_str(s_reader_t *reader, uint64_t len, json_t **out)
 {
-    if (len > (uint64_t) (reader->end - reader->pos))
-        return ORCS_EPROTO;
-    if (!s_utf8_is_valid(reader->pos, (size_t) len))
-        return ORCS_EPROTO;
-    *out = s_checked(json_stringn_nocheck((const char *) reader->pos, len));
-    reader->pos += len;
-    return ORCS_OK;
+    const uint8_t *text;
+    orcs_status rc = s_read_str(reader, len, &text);
+    if (rc == ORCS_OK)
+        *out = s_checked(json_stringn_nocheck((const char *) text, len));
+    return rc;
 }
 
 static orcs_status
@@ -637,12 +665,11 @@ s_hash_int(s_reader_t *reader,
            size_t width,
            bool is_signed)
 {
-    uint64_t bits;
-    if (!s_read_uint(reader, width, &bits) || (!is_signed && bits > INT64_MAX))
-        return ORCS_EPROTO;
-    int64_t n = is_signed ? s_to_signed(bits, width) : (int64_t) bits;
-    orcs__doc_hash_bytes(h, 'i', &n, sizeof n);
-    return ORCS_OK;
+    int64_t n;
+    orcs_status rc = s_read_int(reader, width, is_signed, &n);
+    if (rc == ORCS_OK)
+        orcs__doc_hash_bytes(h, 'i', &n, sizeof n);
+    return rc;
 }
 
 // Hashes what s_decode_value would decode, with the same checks.
@@ -661,15 +688,14 @@ s_hash_value(s_reader_t *reader, orcs__doc_hasher_t *h)
     if (type <= 0x9f)
         return s_hash_container(reader, h, type & 0x0f, type <= 0x8f);
     if (type <= 0xbf || (type >= 0xd9 && type <= 0xdb)) { // str
+        const uint8_t *text;
         if (type <= 0xbf)
             len = type & 0x1f;
         else if (!s_read_uint(reader, (size_t) 1 << (type - 0xd9), &len))
             return ORCS_EPROTO;
-        if (len > (uint64_t) (reader->end - reader->pos)
-            || !s_utf8_is_valid(reader->pos, (size_t) len))
+        if (s_read_str(reader, len, &text) != ORCS_OK)
             return ORCS_EPROTO;
-        orcs__doc_hash_bytes(h, 's', reader->pos, (size_t) len);
-        reader->pos += len;
+        orcs__doc_hash_bytes(h, 's', text, (size_t) len);
         return ORCS_OK;
     }
     switch (type) {
@@ -692,13 +718,9 @@ s_hash_value(s_reader_t *reader, orcs__doc_hasher_t *h)
             return ORCS_OK;
         case 0xca: // float 32, 64: the double the decoder would keep
         case 0xcb: {
-            json_t *real = NULL;
-            orcs_status rc =
-                s_decode_float(reader, type == 0xca ? 4 : 8, &real);
-            if (rc != ORCS_OK)
-                return rc;
-            double d = json_real_value(real);
-            json_decref(real);
+            double d;
+            if (s_read_float(reader, type == 0xca ? 4 : 8, &d) != ORCS_OK)
+                return ORCS_EPROTO;
             orcs__doc_hash_bytes(h, 'r', &d, sizeof d);
             return ORCS_OK;
         }
