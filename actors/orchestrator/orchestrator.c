@@ -173,7 +173,7 @@ s_exists(o_state_t *self, const char *id)
 }
 
 // Starts a run. cached: the compiled workflow of the body's "doc" (one
-// reference, taken over), which the body then lacks (s_start_cached), or
+// reference, taken over), which the body then lacks (s_start_raw), or
 // NULL.
 static void
 s_start(o_state_t *self,
@@ -281,12 +281,13 @@ s_start(o_state_t *self,
     o_flush(self, run);
 }
 
-// run.start of an inline document the cache holds: found from the body's
-// bytes, without decoding the document (orcs_doc_decode_hashing). False
-// when the body has no such document, or is not one this can read (the
-// ordinary path then decodes it and says what is wrong).
+// run.start read from the body's bytes: a cached inline document is found
+// by its hash without being decoded (orcs_doc_decode_hashing), and a body
+// without one is decoded once here. False when the body names a document
+// the cache does not hold, or cannot be read: the ordinary path then
+// decodes it (and says what is wrong).
 static bool
-s_start_cached(o_state_t *self, orcs_msg_t **msg_p)
+s_start_raw(o_state_t *self, orcs_msg_t **msg_p)
 {
     size_t size = 0;
     const uint8_t *raw = orcs_msg_body_raw(*msg_p, &size);
@@ -295,16 +296,18 @@ s_start_cached(o_state_t *self, orcs_msg_t **msg_p)
     json_t *rest = NULL;
     uint8_t hash[ORCS_DOC_HASH_SIZE];
     bool found = false;
-    orcs_workflow_t *wf = NULL;
     if (orcs_doc_decode_hashing(raw, size, NULL, "doc", &rest, hash, &found)
-            == ORCS_OK
-        && found && !json_string_value(json_object_get(rest, "workflow")))
+        != ORCS_OK)
+        return false;
+    orcs_workflow_t *wf = NULL;
+    if (found && !json_string_value(json_object_get(rest, "workflow")))
         wf = o_compile_cached_doc(
             self, hash, json_string_value(json_object_get(rest, "dir")));
-    if (wf)
+    bool handled = !found || wf;
+    if (handled) // without "doc", rest is the whole body
         s_start(self, msg_p, rest, wf);
     json_decref(rest);
-    return wf != NULL;
+    return handled;
 }
 
 // The run a request names, or an error reply (NULL).
@@ -671,7 +674,7 @@ s_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         return ORCS_OK;
     }
     const char *type = orcs_msg_type(msg);
-    if (strcmp(type, "run.start") == 0 && s_start_cached(self, msg_p))
+    if (strcmp(type, "run.start") == 0 && s_start_raw(self, msg_p))
         return ORCS_OK;
     const json_t *body = NULL;
     if (orcs_msg_body(msg, &body) != ORCS_OK || !json_is_object(body)) {
