@@ -575,6 +575,39 @@ s_pub_open(orcs_actor_t *self)
     }
 }
 
+// The type of the event orcs_client_subscribe publishes to learn that its
+// subscription is live; receivers drop it (s_recv_event).
+#define S_PROBE_TYPE    "$subscribed"
+#define S_PROBE_WAIT_MS 2000 // then events may still be lost, as before
+
+static orcs_status
+s_publish(orcs_actor_t *self,
+          const char *topic,
+          const char *type,
+          json_t **body_p)
+{
+    s_pub_open(self);
+    orcs_msg_t *msg = orcs_msg_new(type);
+    msg->env.kind = ORCS_MSG_EVENT;
+    orcs_msg_set_topic(msg, topic);
+    memcpy(msg->env.from, self->name, strlen(self->name) + 1);
+    msg->env.incarnation = self->incarnation;
+    orcs_msg_set_body(msg, body_p);
+    void *pub = zsock_resolve(self->pub);
+    // Take in the subscriptions that came since the last send first: a
+    // send handles the socket's commands only every so often (libzmq
+    // throttles that), and a subscription not yet taken in drops the
+    // event. Asking for ZMQ_EVENTS handles them at once.
+    int events = 0;
+    size_t events_size = sizeof events;
+    zmq_getsockopt(pub, ZMQ_EVENTS, &events, &events_size);
+    orcs_status rc = ORCS_OK;
+    if (zmq_send(pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        rc = orcs__msg_send(msg, pub, 0);
+    orcs_msg_destroy(&msg);
+    return rc == ORCS_EAGAIN ? ORCS_OK : rc; // pub/sub drops under load
+}
+
 orcs_status
 orcs_actor_publish(orcs_actor_t *self, const char *topic, json_t **body_p)
 {
@@ -593,19 +626,7 @@ orcs_actor_publish(orcs_actor_t *self, const char *topic, json_t **body_p)
         }
         return ORCS_OK;
     }
-    s_pub_open(self);
-    orcs_msg_t *msg = orcs_msg_new("event");
-    msg->env.kind = ORCS_MSG_EVENT;
-    orcs_msg_set_topic(msg, topic);
-    memcpy(msg->env.from, self->name, strlen(self->name) + 1);
-    msg->env.incarnation = self->incarnation;
-    orcs_msg_set_body(msg, body_p);
-    void *pub = zsock_resolve(self->pub);
-    orcs_status rc = ORCS_OK;
-    if (zmq_send(pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-        rc = orcs__msg_send(msg, pub, 0);
-    orcs_msg_destroy(&msg);
-    return rc == ORCS_EAGAIN ? ORCS_OK : rc; // pub/sub drops under load
+    return s_publish(self, topic, "event", body_p);
 }
 
 orcs_status
@@ -626,22 +647,31 @@ orcs_actor_subscribe(orcs_actor_t *self, const char *prefix)
     return ORCS_OK;
 }
 
+// The next event, or ORCS_EAGAIN. Subscription probes are dropped here; a
+// client's own marks its subscription live.
 static orcs_status
 s_recv_event(orcs_actor_t *self, orcs_msg_t **msg_p)
 {
     void *sub = zsock_resolve(self->sub);
-    zmq_msg_t topic;
-    zmq_msg_init(&topic);
-    *msg_p = NULL;
-    if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) < 0) {
+    for (;;) {
+        zmq_msg_t topic;
+        zmq_msg_init(&topic);
+        *msg_p = NULL;
+        if (zmq_msg_recv(&topic, sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&topic);
+            return ORCS_EAGAIN;
+        }
+        bool more = zmq_msg_more(&topic);
         zmq_msg_close(&topic);
-        return ORCS_EAGAIN;
+        if (!more)
+            return ORCS_EPROTO;
+        orcs_status rc = orcs__msg_recv(sub, 0, msg_p);
+        if (rc != ORCS_OK || strcmp((*msg_p)->env.type, S_PROBE_TYPE) != 0)
+            return rc;
+        if (strcmp((*msg_p)->env.from, self->name) == 0)
+            self->probe_seen = true;
+        orcs_msg_destroy(msg_p);
     }
-    bool more = zmq_msg_more(&topic);
-    zmq_msg_close(&topic);
-    if (!more)
-        return ORCS_EPROTO;
-    return orcs__msg_recv(sub, 0, msg_p);
 }
 
 // ---- watched descriptors
@@ -1526,5 +1556,26 @@ orcs_client_recv(orcs_client_t *self, int timeout_ms, orcs_msg_t **msg_p)
 orcs_status
 orcs_client_subscribe(orcs_client_t *self, const char *prefix)
 {
-    return orcs_actor_subscribe(&self->actor, prefix);
+    orcs_actor_t *a = &self->actor;
+    orcs_status rc = orcs_actor_subscribe(a, prefix);
+    if (rc != ORCS_OK || strlen(prefix) > ORCS_MSG_TOPIC_MAX)
+        return rc;
+    // A new subscription reaches the publishers through the node's bus a
+    // moment later, and until then what they publish is dropped (ZeroMQ's
+    // slow joiner). Probes published on the prefix until one comes back
+    // make events published after this returns reach the client; events
+    // that come meanwhile are kept for orcs_client_recv.
+    a->probe_seen = false;
+    int64_t deadline = orcs_clock_mono_us() + S_PROBE_WAIT_MS * 1000;
+    while (!a->probe_seen && orcs_clock_mono_us() < deadline) {
+        json_t *body = NULL;
+        s_publish(a, prefix, S_PROBE_TYPE, &body);
+        zmq_pollitem_t item = {zsock_resolve(a->sub), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 5) <= 0)
+            continue;
+        orcs_msg_t *msg = NULL;
+        while (s_recv_event(a, &msg) == ORCS_OK)
+            zlist_append(a->inbox, msg);
+    }
+    return ORCS_OK;
 }

@@ -284,6 +284,7 @@ struct orcs_actor_t {
     int spin_us;                   // the node's limits.spin_us
     int awaiting;                  // its store writes not answered yet
     zlist_t *inbox;                // client: messages kept aside
+    bool probe_seen;               // client: its subscription probe is back
 };
 
 // Counts store writes the actor waits for (+1 sent, -1 answered); while

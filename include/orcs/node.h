@@ -180,8 +180,10 @@ ORCS_EXPORT orcs_status orcs_client_recv(orcs_client_t *self,
                                          int timeout_ms,
                                          orcs_msg_t **msg_p);
 
-// Subscribes the client to events whose topic starts with prefix. Returns
-// ORCS_OK.
+// Subscribes the client to events whose topic starts with prefix, and
+// waits (up to 2 s) until the subscription has reached the node's bus, so
+// that events published after it returns are delivered; events that
+// arrive meanwhile are kept for orcs_client_recv. Returns ORCS_OK.
 ORCS_EXPORT orcs_status orcs_client_subscribe(orcs_client_t *self,
                                               const char *prefix);
 

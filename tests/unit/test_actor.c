@@ -583,6 +583,32 @@ test_actor_events_reach_subscribers(void **state)
     orcs_msg_destroy(&event);
 }
 
+// Once orcs_client_subscribe returns, the very first event published on
+// the prefix arrives (no retries), and its probes never show.
+static void
+test_actor_subscribe_returns_once_live(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < 10; i++) {
+        orcs_client_t *client = orcs_client_new(f->node);
+        char prefix[32], topic[40];
+        snprintf(prefix, sizeof prefix, "live.%d.", i);
+        snprintf(topic, sizeof topic, "%sx", prefix);
+        assert_int_equal(orcs_client_subscribe(client, prefix), ORCS_OK);
+        json_t *reply = fixture_ask(f, "echo", "publish",
+                                    json_pack("{s:s}", "topic", topic), NULL);
+        json_decref(reply);
+        orcs_msg_t *msg = NULL;
+        assert_int_equal(orcs_client_recv(client, FIXTURE_WAIT_MS, &msg),
+                         ORCS_OK);
+        assert_int_equal(orcs_msg_kind_of(msg), ORCS_MSG_EVENT);
+        assert_string_equal(orcs_msg_type(msg), "event");
+        assert_string_equal(orcs_msg_topic(msg), topic);
+        orcs_msg_destroy(&msg);
+        orcs_client_destroy(&client);
+    }
+}
+
 static void
 s_send_frames(void *sock,
               const char *const *frames,
@@ -695,6 +721,7 @@ main(void)
         cmocka_unit_test(test_actor_addresses),
         cmocka_unit_test(test_actor_pool_spreads_messages),
         cmocka_unit_test(test_actor_events_reach_subscribers),
+        cmocka_unit_test(test_actor_subscribe_returns_once_live),
         cmocka_unit_test(test_actor_malformed_frames_are_counted_and_dropped),
         cmocka_unit_test(test_actor_control_endpoint_refuses_garbage),
         cmocka_unit_test(test_actor_bad_body_reaches_receiver_as_error),
