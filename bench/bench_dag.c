@@ -261,9 +261,15 @@ s_measure(orcs_client_t *client, long count, int repeats)
 {
     double mine[S_REPEATS_MAX], theirs[S_REPEATS_MAX], starts[S_REPEATS_MAX],
         views[S_REPEATS_MAX], decodes[S_REPEATS_MAX];
-    for (int i = 0; i < repeats; i++) {
+    for (int i = 0; i < repeats; i++)
         theirs[i] = s_baseline(count);
+    bench_cpu_t cpu_before, cpu_after;
+    bench_cpu_read(&cpu_before, 0);
+    double wall = 0;
+    for (int i = 0; i < repeats; i++) {
+        int64_t start = bench_now_ns();
         s_times_t times = s_run(client, s_doc(count), count);
+        wall += (double) (bench_now_ns() - start) / 1e9;
         mine[i] = times.total;
         starts[i] = times.start;
         views[i] = times.view;
@@ -273,6 +279,7 @@ s_measure(orcs_client_t *client, long count, int repeats)
                     "%s: a run of %ld nodes took %.1f s (more than %.0f s)\n",
                     S_BENCH, count, mine[i], S_SLOW_S);
     }
+    bench_cpu_read(&cpu_after, 0);
     double value = bench_median(mine, (size_t) repeats);
     double baseline = bench_median(theirs, (size_t) repeats);
     char metric[48];
@@ -290,6 +297,9 @@ s_measure(orcs_client_t *client, long count, int repeats)
             bench_median(starts, (size_t) repeats),
             bench_median(views, (size_t) repeats),
             bench_median(decodes, (size_t) repeats));
+    char what[64];
+    snprintf(what, sizeof what, "the %d runs of %ld nodes", repeats, count);
+    bench_cpu_print(S_BENCH, what, &cpu_before, &cpu_after, wall);
     return value;
 }
 
