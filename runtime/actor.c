@@ -74,6 +74,12 @@ s_backoff(int round)
 static void
 s_batch_flush(orcs_actor_t *self, s_route_t *route)
 {
+    if (orcs__local_eligible(route->entry)) {
+        zmq_msg_t frame;
+        if (orcs__batch_frame(&route->batch, &frame) == ORCS_OK)
+            orcs__local_push(route->entry, &frame);
+        return;
+    }
     unsigned count = route->batch.count;
     if (count == 0)
         return;
@@ -138,13 +144,32 @@ s_route_flush(orcs_actor_t *self, s_route_t *route)
         }
 }
 
-// Adds msg to route's batch; sends the batch when it is full.
+// Adds msg to route's batch; sends the batch when it is full, or at once
+// from a client (it has no loop to send it later) and for a local queue
+// a message too large to wait in a batch.
 static orcs_status
 s_batch_add(orcs_actor_t *self, s_route_t *route, orcs_msg_t *msg)
 {
     orcs_status rc = orcs__batch_add(&route->batch, msg, &route->tx_cache);
     if (rc != ORCS_OK)
         return rc;
+    if (!self->batching) {
+        s_batch_flush(self, route);
+        return ORCS_OK;
+    }
+    // In a chain of asks (neither side has anything else queued) the
+    // message goes at once, and the receiver starts while this callback
+    // goes on; with a backlog on either side, batches save the pushes.
+    if (route->batch.count == 1 && orcs__local_eligible(route->entry)
+        && atomic_load_explicit(&route->entry->queued, memory_order_relaxed)
+               <= 1
+        && (!self->entry
+            || atomic_load_explicit(&self->entry->queued,
+                                    memory_order_relaxed)
+                   <= 0)) {
+        s_batch_flush(self, route);
+        return ORCS_OK;
+    }
     if (!route->dirty) {
         if (self->dirty_count == self->dirty_alloc) {
             self->dirty_alloc = self->dirty_alloc ? 2 * self->dirty_alloc : 8;
@@ -343,7 +368,8 @@ s_deliver(orcs_actor_t *self,
                 && atomic_fetch_add_explicit(queued, 1, memory_order_relaxed)
                        >= route->entry->mailbox_bound)
                 rc = ORCS_EAGAIN;
-            else if (s_batchable(self, route, msg))
+            else if (orcs__local_eligible(route->entry)
+                     || s_batchable(self, route, msg))
                 rc = s_batch_add(self, route, msg);
             else {
                 s_route_flush(self, route); // keep the order
@@ -848,6 +874,44 @@ s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
     return idle && !self->rx_batch->active;
 }
 
+// Handles what waits on the actor's local queue (local.c): its frames
+// are split and decoded as the mailbox's are. Returns true when it
+// handled something. An incarnation that was given up on leaves the
+// queue to the next one.
+static bool
+s_drain_local(orcs_actor_t *self, uint64_t *msgs_in)
+{
+    orcs__entry_t *entry = self->entry;
+    if (atomic_load_explicit(&entry->incarnation, memory_order_relaxed)
+        != self->incarnation)
+        return false;
+    bool any = false;
+    for (int i = 0; i < S_DRAIN_BATCH && !self->stop; i++) {
+        orcs_msg_t *msg = NULL;
+        orcs_status rc;
+        if (self->rx_batch->active) // a batch is split first
+            rc = orcs__msg_recv_cached(self->mailbox_raw, ZMQ_DONTWAIT,
+                                       &self->rx_cache, &self->spare,
+                                       self->rx_batch, &msg);
+        else {
+            zmq_msg_t frame;
+            if (!orcs__local_pop(entry, &frame))
+                break;
+            rc = orcs__msg_recv_frame(&frame, &self->rx_cache, &self->spare,
+                                      self->rx_batch, &msg);
+            zmq_msg_close(&frame);
+        }
+        if (rc != ORCS_OK) {
+            orcs__malformed(self->node, self->entry, self->name, rc);
+            continue;
+        }
+        any = true;
+        s_count_in(self, msg, msgs_in);
+        s_dispatch(self, msg);
+    }
+    return any;
+}
+
 static void
 s_drain_events(orcs_actor_t *self)
 {
@@ -1064,8 +1128,10 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
     uint64_t msgs_in = atomic_load(&self->entry->msgs_in);
     bool terminated = false;
     bool pipe_idle = false, mailbox_idle = false, sub_idle = false;
+    bool local = self->entry->local_fd >= 0;
     while (!self->stop && !terminated) {
-        size_t n = 2 + (self->sub ? 1 : 0) + self->watch_count;
+        size_t n =
+            2 + (local ? 1 : 0) + (self->sub ? 1 : 0) + self->watch_count;
         if (n > items_alloc) {
             items_alloc = n + 8;
             items = orcs_realloc(items, items_alloc * sizeof *items);
@@ -1073,6 +1139,11 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
         items[0] = (zmq_pollitem_t){zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
         items[1] = (zmq_pollitem_t){self->mailbox_raw, 0, ZMQ_POLLIN, 0};
         size_t base = 2;
+        size_t local_at = base;
+        if (local)
+            items[base++] =
+                (zmq_pollitem_t){NULL, self->entry->local_fd, ZMQ_POLLIN, 0};
+        size_t sub_at = base;
         if (self->sub)
             items[base++] =
                 (zmq_pollitem_t){zsock_resolve(self->sub), 0, ZMQ_POLLIN, 0};
@@ -1084,8 +1155,10 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
         bool idle[n];
         idle[0] = pipe_idle;
         idle[1] = mailbox_idle;
+        if (local)
+            idle[local_at] = false;
         if (self->sub)
-            idle[2] = sub_idle;
+            idle[sub_at] = sub_idle;
         for (size_t i = base; i < n; i++)
             idle[i] = false;
         s_flush(self); // before sleeping, everything goes out
@@ -1093,8 +1166,12 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
         bool batch_left = self->rx_batch->active;
         if (!batch_left && mailbox_idle)
             s_spin(self, items, base, n);
+        long timeout = batch_left ? 0 : s_poll_timeout_ms(self);
+        // Marked asleep, the actor is woken by the next local push.
+        if (local && timeout != 0 && orcs__local_arm(self->entry))
+            timeout = 0;
         int rc = s_wait(items, idle, (int) base, (int) (base + watch_count),
-                        batch_left ? 0 : s_poll_timeout_ms(self));
+                        timeout);
         if (batch_left && rc >= 0) {
             if (!items[1].revents)
                 rc++;
@@ -1102,7 +1179,7 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
         }
         pipe_idle = idle[0];
         mailbox_idle = idle[1];
-        sub_idle = self->sub ? idle[2] : true;
+        sub_idle = self->sub ? idle[sub_at] : true;
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -1120,7 +1197,13 @@ s_loop(orcs_actor_t *self, zsock_t *pipe)
         }
         if (items[1].revents & ZMQ_POLLIN)
             mailbox_idle = s_drain_mailbox(self, &msgs_in);
-        if (self->sub && !self->stop && (items[2].revents & ZMQ_POLLIN)) {
+        if (local) {
+            if (items[local_at].revents & ZMQ_POLLIN)
+                orcs__local_clear_wakeup(self->entry);
+            if (!self->stop && s_drain_local(self, &msgs_in) && rc == 0)
+                rc = 1;
+        }
+        if (self->sub && !self->stop && (items[sub_at].revents & ZMQ_POLLIN)) {
             s_drain_events(self);
             sub_idle = false;
         }

@@ -48,8 +48,10 @@ orcs__dir_destroy(orcs__dir_t **self_p)
     if (!self_p || !*self_p)
         return;
     orcs__dir_t *self = *self_p;
-    for (size_t i = 0; i < self->count; i++)
+    for (size_t i = 0; i < self->count; i++) {
+        orcs__local_fini(self->entries[i]);
         free(self->entries[i]);
+    }
     free(self->entries);
     free(self->spare);
     zhashx_destroy(&self->by_name);
@@ -58,8 +60,9 @@ orcs__dir_destroy(orcs__dir_t **self_p)
     *self_p = NULL;
 }
 
-orcs__entry_t *
-orcs__dir_get(orcs__dir_t *self, const char *name, bool create)
+// orcs__dir_get; queue: a new entry gets a local queue (not a client's).
+static orcs__entry_t *
+s_get(orcs__dir_t *self, const char *name, bool create, bool queue)
 {
     pthread_mutex_lock(&self->lock);
     orcs__entry_t *entry = zhashx_lookup(self->by_name, name);
@@ -73,6 +76,7 @@ orcs__dir_get(orcs__dir_t *self, const char *name, bool create)
         snprintf(entry->name, sizeof entry->name, "%s", name);
         entry->order = self->next_order++;
         entry->mailbox_bound = 1000;
+        orcs__local_init(entry, queue);
         atomic_init(&entry->state, ORCS__STATE_STARTING);
         if (self->count == self->alloc) {
             self->alloc = self->alloc ? self->alloc * 2 : 64;
@@ -84,6 +88,12 @@ orcs__dir_get(orcs__dir_t *self, const char *name, bool create)
     }
     pthread_mutex_unlock(&self->lock);
     return entry;
+}
+
+orcs__entry_t *
+orcs__dir_get(orcs__dir_t *self, const char *name, bool create)
+{
+    return s_get(self, name, create, true);
 }
 
 orcs__entry_t *
@@ -113,7 +123,7 @@ orcs__dir_client(orcs__dir_t *self, const char *name)
     }
     pthread_mutex_unlock(&self->lock);
     if (!entry)
-        entry = orcs__dir_get(self, name, true);
+        entry = s_get(self, name, true, false);
     if (entry)
         entry->is_client = true;
     return entry;

@@ -80,6 +80,11 @@ orcs_status orcs__batch_send(orcs__batch_t *batch, void *socket, int flags);
 // Frees a batch's buffer.
 void orcs__batch_free(orcs__batch_t *batch);
 
+// Moves batch's messages into a new frame (*frame initialised here), as
+// orcs__batch_send would send it: one message alone as itself. Returns
+// ORCS_OK, or ORCS_EAGAIN when the batch is empty.
+orcs_status orcs__batch_frame(orcs__batch_t *batch, zmq_msg_t *frame);
+
 // Where a receiver is inside a batch frame it is splitting.
 typedef struct {
     zmq_msg_t frame; // the batch (open while active)
@@ -98,6 +103,15 @@ orcs_status orcs__msg_recv_cached(void *socket,
                                   orcs_msg_t **spare_p,
                                   orcs__rx_batch_t *rx,
                                   orcs_msg_t **msg_p);
+
+// orcs__msg_recv_cached for a frame taken from a local queue (local.c)
+// instead of a socket: *frame is moved into the message (or rx), which
+// must not be splitting a batch still.
+orcs_status orcs__msg_recv_frame(zmq_msg_t *frame,
+                                 orcs__header_cache_t *cache,
+                                 orcs_msg_t **spare_p,
+                                 orcs__rx_batch_t *rx,
+                                 orcs_msg_t **msg_p);
 
 // Closes what rx still holds (messages left unread are dropped).
 void orcs__rx_batch_close(orcs__rx_batch_t *rx);
@@ -146,6 +160,7 @@ typedef enum {
 
 const char *orcs__state_name(orcs__state state);
 
+typedef struct orcs__local_frame_t orcs__local_frame_t;
 typedef struct orcs__entry_t orcs__entry_t;
 struct orcs__entry_t {
     char name[ORCS_ACTOR_NAME_MAX + 1];       // unique name in the node
@@ -170,10 +185,50 @@ struct orcs__entry_t {
     atomic_uint_fast64_t nudges; // bumped by threads that wake it through
                                  // a watched fd (the store's write queue)
     atomic_int pid;              // process of an out-of-process child
+    // The local queue: frames from threads of this process, handed over
+    // without ZeroMQ (local.c; docs/architecture.md, "Local delivery").
+    pthread_mutex_t local_lock;
+    orcs__local_frame_t *local_head; // oldest
+    orcs__local_frame_t *local_tail; // newest
+    bool local_sleeping;             // its actor sleeps in poll: wake it
+    int local_fd;                    // eventfd that wakes it (-1: no queue)
     // under the directory mutex:
     char endpoint[160];   // mailbox endpoint ("" = none)
     char last_error[256]; // last failure, for status
 };
+
+// True when a thread of this process may put frames for entry on its
+// local queue (local.c): an in-process actor (not a client, a pool or a
+// child process).
+bool orcs__local_eligible(const orcs__entry_t *entry);
+
+// Appends frame (a message or a batch, as it would go to the mailbox;
+// taken: left empty) to entry's local queue, waking its actor when it
+// sleeps.
+void orcs__local_push(orcs__entry_t *entry, zmq_msg_t *frame);
+
+// Takes the oldest frame of entry's local queue into *frame (initialised
+// here); false when there is none.
+bool orcs__local_pop(orcs__entry_t *entry, zmq_msg_t *frame);
+
+// Before its actor sleeps: returns false (and marks it sleeping, so the
+// next push wakes it through local_fd) when the queue is empty; true when
+// a frame waits.
+bool orcs__local_arm(orcs__entry_t *entry);
+
+// Reads entry's eventfd after it woke the actor.
+void orcs__local_clear_wakeup(orcs__entry_t *entry);
+
+// Destroys the frames left on entry's queue and takes their messages off
+// its depth counter (the actor went away for good).
+void orcs__local_drop(orcs__entry_t *entry);
+
+// Sets up a new entry's queue; queue false (a client's entry) gives it
+// none, and its messages go through ZeroMQ.
+void orcs__local_init(orcs__entry_t *entry, bool queue);
+
+// Drops what is left and closes the queue (the directory is destroyed).
+void orcs__local_fini(orcs__entry_t *entry);
 
 typedef struct orcs__dir_t orcs__dir_t;
 

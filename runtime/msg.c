@@ -537,6 +537,20 @@ orcs__batch_add(orcs__batch_t *batch,
     return ORCS_OK;
 }
 
+// Empties a batch that went out.
+static void
+s_batch_reset(orcs__batch_t *batch)
+{
+    batch->size = 0;
+    batch->count = 0;
+    // A rare large message leaves a large buffer: give it back.
+    if (batch->alloc > 4 * ORCS__BATCH_BYTES) {
+        free(batch->data);
+        batch->data = NULL;
+        batch->alloc = 0;
+    }
+}
+
 orcs_status
 orcs__batch_send(orcs__batch_t *batch, void *socket, int flags)
 {
@@ -549,14 +563,7 @@ orcs__batch_send(orcs__batch_t *batch, void *socket, int flags)
             : s_frame_send(batch->data, batch->size, socket, flags);
     if (rc == ORCS_EAGAIN)
         return rc;
-    batch->size = 0;
-    batch->count = 0;
-    // A rare large message leaves a large buffer: give it back.
-    if (batch->alloc > 4 * ORCS__BATCH_BYTES) {
-        free(batch->data);
-        batch->data = NULL;
-        batch->alloc = 0;
-    }
+    s_batch_reset(batch);
     return rc;
 }
 
@@ -671,13 +678,16 @@ s_batch_next(orcs__rx_batch_t *rx, orcs__header_cache_t *cache, orcs_msg_t *msg)
     return rc;
 }
 
-orcs_status
-orcs__msg_recv_cached(void *socket,
-                      int flags,
-                      orcs__header_cache_t *cache,
-                      orcs_msg_t **spare_p,
-                      orcs__rx_batch_t *rx,
-                      orcs_msg_t **msg_p)
+// orcs__msg_recv_cached, or with given (not NULL) the frame given instead
+// of one read from socket (taken: given is left empty).
+static orcs_status
+s_recv(void *socket,
+       zmq_msg_t *given,
+       int flags,
+       orcs__header_cache_t *cache,
+       orcs_msg_t **spare_p,
+       orcs__rx_batch_t *rx,
+       orcs_msg_t **msg_p)
 {
     *msg_p = NULL;
     orcs_msg_t *msg = NULL;
@@ -699,7 +709,9 @@ orcs__msg_recv_cached(void *socket,
         goto done;
     }
     zmq_msg_init(&msg->frame);
-    if (zmq_msg_recv(&msg->frame, socket, flags) < 0) {
+    if (given)
+        zmq_msg_move(&msg->frame, given);
+    else if (zmq_msg_recv(&msg->frame, socket, flags) < 0) {
         int err = zmq_errno();
         zmq_msg_close(&msg->frame);
         if (spare_p)
@@ -711,7 +723,7 @@ orcs__msg_recv_cached(void *socket,
     msg->has_frame = true;
     const uint8_t *data = zmq_msg_data(&msg->frame);
     size_t size = zmq_msg_size(&msg->frame);
-    if (zmq_msg_more(&msg->frame))
+    if (!given && zmq_msg_more(&msg->frame))
         s_drain(socket); // one frame per message: more is malformed
     else if (rx && size > 1 && data[0] == 0) {
         // A batch: keep its frame, hand out its messages one by one.
@@ -730,5 +742,45 @@ done:
         return rc;
     }
     *msg_p = msg;
+    return ORCS_OK;
+}
+
+orcs_status
+orcs__msg_recv_cached(void *socket,
+                      int flags,
+                      orcs__header_cache_t *cache,
+                      orcs_msg_t **spare_p,
+                      orcs__rx_batch_t *rx,
+                      orcs_msg_t **msg_p)
+{
+    return s_recv(socket, NULL, flags, cache, spare_p, rx, msg_p);
+}
+
+orcs_status
+orcs__msg_recv_frame(zmq_msg_t *frame,
+                     orcs__header_cache_t *cache,
+                     orcs_msg_t **spare_p,
+                     orcs__rx_batch_t *rx,
+                     orcs_msg_t **msg_p)
+{
+    orcs_assert(!rx || !rx->active); // the batch's rest comes first
+    return s_recv(NULL, frame, 0, cache, spare_p, rx, msg_p);
+}
+
+orcs_status
+orcs__batch_frame(orcs__batch_t *batch, zmq_msg_t *frame)
+{
+    if (batch->count == 0)
+        return ORCS_EAGAIN;
+    const uint8_t *data = batch->data;
+    size_t size = batch->size;
+    if (batch->count == 1) { // a message alone goes as itself
+        data += batch->first;
+        size -= batch->first;
+    }
+    if (zmq_msg_init_size(frame, size) != 0)
+        orcs_panic("out of memory for a frame of %zu bytes", size);
+    memcpy(zmq_msg_data(frame), data, size);
+    s_batch_reset(batch);
     return ORCS_OK;
 }

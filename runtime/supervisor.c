@@ -100,6 +100,7 @@ s_child_destroy(s_child_t **child_p)
         return;
     for (size_t i = 0; i < child->member_count; i++) {
         zsock_destroy(&child->members[i].mailbox);
+        orcs__local_drop(child->members[i].entry);
         orcs__rx_batch_close(child->members[i].rx_batch);
         free(child->members[i].rx_batch);
     }

@@ -1,6 +1,6 @@
 /*  test_msg.c — messages and the wire: header round trips, field limits,
-    lazy bodies, frames over a real socket pair, malformed frames; status
-    names; the timer heap.
+    lazy bodies, frames over a real socket pair, malformed frames, local
+    queues; status names; the timer heap.
     SPDX-License-Identifier: MPL-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +9,9 @@
 
 #include <cmocka.h>
 
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
@@ -273,6 +276,167 @@ test_msg_batches_split_in_order(void **state)
     zsock_destroy(&pull);
 }
 
+// Puts a frame of count messages typed `type`, correlation ids from
+// first, on entry's local queue.
+static void
+s_push_frame(orcs__entry_t *entry, const char *type, int count, uint64_t first)
+{
+    orcs__batch_t batch = {0};
+    orcs__header_cache_t tx = {0};
+    for (int i = 0; i < count; i++) {
+        orcs_msg_t *msg = orcs_msg_new(type);
+        json_t *doc = json_pack("{s:i}", "i", (int) first + i);
+        orcs_msg_set_body(msg, &doc);
+        msg->env.correlation_id = first + (uint64_t) i;
+        assert_int_equal(orcs__batch_add(&batch, msg, &tx), ORCS_OK);
+        orcs_msg_destroy(&msg);
+    }
+    zmq_msg_t frame;
+    assert_int_equal(orcs__batch_frame(&batch, &frame), ORCS_OK);
+    zmq_msg_t none; // an empty batch gives no frame
+    assert_int_equal(orcs__batch_frame(&batch, &none), ORCS_EAGAIN);
+    orcs__local_push(entry, &frame);
+    assert_int_equal(zmq_msg_size(&frame), 0); // taken
+    zmq_msg_close(&frame);
+    orcs__batch_free(&batch);
+}
+
+static bool
+s_fd_readable(int fd, int timeout_ms)
+{
+    struct pollfd item = {fd, POLLIN, 0};
+    return poll(&item, 1, timeout_ms) == 1 && (item.revents & POLLIN);
+}
+
+// Takes the next message off entry's queue (splitting batches in rx).
+static orcs_msg_t *
+s_next_local(orcs__entry_t *entry, orcs__rx_batch_t *rx)
+{
+    orcs__header_cache_t cache = {0};
+    orcs_msg_t *msg = NULL;
+    if (rx->active) {
+        assert_int_equal(orcs__msg_recv_cached(NULL, 0, &cache, NULL, rx, &msg),
+                         ORCS_OK);
+        return msg;
+    }
+    zmq_msg_t frame;
+    if (!orcs__local_pop(entry, &frame))
+        return NULL;
+    assert_int_equal(orcs__msg_recv_frame(&frame, &cache, NULL, rx, &msg),
+                     ORCS_OK);
+    zmq_msg_close(&frame);
+    return msg;
+}
+
+static void
+test_local_queue_hands_frames_over(void **state)
+{
+    (void) state;
+    orcs_runtime_init();
+    orcs__entry_t *entry = calloc(1, sizeof *entry);
+    orcs__local_init(entry, true);
+    assert_true(entry->local_fd >= 0);
+    assert_true(orcs__local_eligible(entry));
+    entry->is_pool = true; // pools, clients, child processes: ZeroMQ
+    assert_false(orcs__local_eligible(entry));
+    entry->is_pool = false;
+    // Empty: the receiver may sleep, and the next push wakes it once.
+    assert_false(orcs__local_arm(entry));
+    assert_false(s_fd_readable(entry->local_fd, 0));
+    s_push_frame(entry, "item", 3, 10);
+    assert_true(s_fd_readable(entry->local_fd, 0));
+    orcs__local_clear_wakeup(entry);
+    assert_false(s_fd_readable(entry->local_fd, 0));
+    // Not marked asleep: a push writes nothing.
+    s_push_frame(entry, "one", 1, 20);
+    assert_false(s_fd_readable(entry->local_fd, 0));
+    assert_true(orcs__local_arm(entry)); // frames wait: do not sleep
+    s_push_frame(entry, "two", 2, 30);
+    assert_false(s_fd_readable(entry->local_fd, 0));
+    // Out in order: the batch split, the lone message, the next batch.
+    const char *types[] = {"item", "item", "item", "one", "two", "two"};
+    uint64_t ids[] = {10, 11, 12, 20, 30, 31};
+    orcs__rx_batch_t rx = {0};
+    for (int i = 0; i < 6; i++) {
+        orcs_msg_t *msg = s_next_local(entry, &rx);
+        assert_non_null(msg);
+        assert_string_equal(orcs_msg_type(msg), types[i]);
+        assert_int_equal(orcs_msg_correlation_id(msg), ids[i]);
+        const json_t *body = NULL;
+        assert_int_equal(orcs_msg_body(msg, &body), ORCS_OK);
+        assert_int_equal(json_integer_value(json_object_get(body, "i")),
+                         (json_int_t) ids[i]);
+        orcs_msg_destroy(&msg);
+    }
+    assert_null(s_next_local(entry, &rx));
+    // Dropped frames come off the depth counter, each message of a batch.
+    atomic_store(&entry->queued, 5);
+    s_push_frame(entry, "item", 4, 40);
+    s_push_frame(entry, "one", 1, 50);
+    orcs__local_drop(entry);
+    assert_int_equal(atomic_load(&entry->queued), 0);
+    assert_null(s_next_local(entry, &rx));
+    s_push_frame(entry, "left", 2, 60); // the directory's end frees these
+    orcs__local_fini(entry);
+    assert_int_equal(entry->local_fd, -1);
+    free(entry);
+    // A client's entry has no queue.
+    entry = calloc(1, sizeof *entry);
+    orcs__local_init(entry, false);
+    assert_false(orcs__local_eligible(entry));
+    orcs__local_fini(entry);
+    free(entry);
+}
+
+#define S_LOCAL_FRAMES 20000
+
+static void *
+s_local_producer(void *arg)
+{
+    orcs__entry_t *entry = arg;
+    for (int i = 0; i < S_LOCAL_FRAMES; i++) {
+        s_push_frame(entry, "n", 1, (uint64_t) i);
+        if (i % 7 == 0)
+            sched_yield(); // let the consumer catch up and fall asleep
+    }
+    return NULL;
+}
+
+static void
+test_local_queue_wakes_a_sleeping_receiver(void **state)
+{
+    // The receiver arms, sleeps in poll and is woken by the next push,
+    // over and over while a producer pushes: no wake-up is lost (a lost
+    // one shows as a poll that waits its whole 5 s) and nothing is
+    // reordered.
+    (void) state;
+    orcs_runtime_init();
+    orcs__entry_t *entry = calloc(1, sizeof *entry);
+    orcs__local_init(entry, true);
+    pthread_t thread;
+    pthread_create(&thread, NULL, s_local_producer, entry);
+    orcs__rx_batch_t rx = {0};
+    int got = 0, sleeps = 0;
+    while (got < S_LOCAL_FRAMES) {
+        orcs_msg_t *msg = s_next_local(entry, &rx);
+        if (msg) {
+            assert_int_equal(orcs_msg_correlation_id(msg), (uint64_t) got);
+            got++;
+            orcs_msg_destroy(&msg);
+            continue;
+        }
+        if (orcs__local_arm(entry))
+            continue;
+        sleeps++;
+        assert_true(s_fd_readable(entry->local_fd, 5000));
+        orcs__local_clear_wakeup(entry);
+    }
+    pthread_join(thread, NULL);
+    assert_true(sleeps > 0);
+    orcs__local_fini(entry);
+    free(entry);
+}
+
 static void
 test_status_names_round_trip(void **state)
 {
@@ -329,6 +493,8 @@ main(void)
         cmocka_unit_test(test_msg_body_is_lazy_and_checked),
         cmocka_unit_test(test_msg_frames_over_sockets),
         cmocka_unit_test(test_msg_batches_split_in_order),
+        cmocka_unit_test(test_local_queue_hands_frames_over),
+        cmocka_unit_test(test_local_queue_wakes_a_sleeping_receiver),
         cmocka_unit_test(test_status_names_round_trip),
         cmocka_unit_test(test_timers_fire_in_order_and_cancel),
     };
