@@ -164,8 +164,7 @@ s_batch_add(orcs_actor_t *self, s_route_t *route, orcs_msg_t *msg)
         && atomic_load_explicit(&route->entry->queued, memory_order_relaxed)
                <= 1
         && (!self->entry
-            || atomic_load_explicit(&self->entry->queued,
-                                    memory_order_relaxed)
+            || atomic_load_explicit(&self->entry->queued, memory_order_relaxed)
                    <= 0)) {
         s_batch_flush(self, route);
         return ORCS_OK;
@@ -842,8 +841,15 @@ s_count_in(orcs_actor_t *self, orcs_msg_t *msg, uint64_t *msgs_in)
 {
     orcs__entry_t *entry = self->entry;
     orcs__entry_t *target = entry;
-    if (entry->pool && strcmp(msg->env.to, self->name) != 0)
-        target = entry->pool;
+    if (entry->pool) {
+        // Addressed to the pool, or to this member (with or without
+        // "@node"): the place was reserved on what the name resolved to.
+        const char *to = msg->env.to;
+        const char *at = strchr(to, '@');
+        size_t len = at ? (size_t) (at - to) : strlen(to);
+        if (len != strlen(self->name) || memcmp(to, self->name, len) != 0)
+            target = entry->pool;
+    }
     atomic_fetch_sub_explicit(&target->queued, 1, memory_order_relaxed);
     atomic_store_explicit(&entry->msgs_in, ++*msgs_in, memory_order_relaxed);
 }

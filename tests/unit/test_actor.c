@@ -551,6 +551,13 @@ test_actor_pool_spreads_messages(void **state)
     }
     assert_true(busy >= 2);
     assert_int_equal(fixture_ping(f, "pool#2"), 1);
+    // A member named with its node: its own place is reserved and given
+    // back (the pool's depth counter is not touched).
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fixture_ping(f, "pool#2@test"), 1);
+    assert_int_equal(fixture_field(f, "pool#2", "mailbox_depth"), 0);
+    assert_int_equal(fixture_field(f, "pool", "mailbox_depth"), 0);
+    assert_int_equal(fixture_ping(f, "pool"), 1);
 }
 
 static void
