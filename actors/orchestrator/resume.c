@@ -118,11 +118,11 @@ s_load_entry(const void *key,
 // SEQ, big-endian), where stores written before checkpoints moved beside
 // their tasks keep them.
 static bool
-s_last_seq(const void *key,
-           size_t key_size,
-           const void *value,
-           size_t value_size,
-           void *arg)
+s_legacy_last_seq(const void *key,
+                  size_t key_size,
+                  const void *value,
+                  size_t value_size,
+                  void *arg)
 {
     (void) value, (void) value_size;
     if (key_size >= 8) // keys sort by seq: the last one wins
@@ -384,7 +384,7 @@ s_resume(o_state_t *self, const char *id)
         // checkpoint's key holds the sequence to go on from.
         if (rc == ORCS_OK)
             rc = orcs_store_txn_scan(txn, ORCS_DB_CHECKPOINTS, prefix, n + 1,
-                                     s_last_seq, &last_seq);
+                                     s_legacy_last_seq, &last_seq);
         orcs_store_txn_end(&txn);
     }
     orcs_workflow_t *wf = NULL;
