@@ -862,6 +862,25 @@ s_last_seq(const void *key,
     return true;
 }
 
+// A cancel's one pass over the run's keys in `tasks`: the last checkpoint
+// seq, and the task records and approvals to cancel.
+typedef struct {
+    s_last_t *last;
+    s_cancel_t *cancel;
+} s_cancel_scan_t;
+
+static bool
+s_cancel_scan(const void *key,
+              size_t key_size,
+              const void *value,
+              size_t value_size,
+              void *arg)
+{
+    s_cancel_scan_t *scan = arg;
+    s_last_seq(key, key_size, value, value_size, scan->last);
+    return s_cancel_entry(key, key_size, value, value_size, scan->cancel);
+}
+
 // One try of orcs_runs_set_status. *done_p is set when nothing is to do.
 static orcs_status
 s_status_batch(orcs_store_t *store,
@@ -900,18 +919,18 @@ s_status_batch(orcs_store_t *store,
         rc = orcs_store_txn_scan(txn, ORCS_DB_CHECKPOINTS, prefix, n + 1,
                                  s_last_seq, &last);
     last.legacy = false;
-    if (rc == ORCS_OK && !*done_p)
-        rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1, s_last_seq,
-                                 &last);
-    uint64_t last_seq = last.last;
     if (rc == ORCS_OK && !*done_p && status == ORCS_RECORD_CANCELED) {
+        s_cancel_scan_t scan = {&last, &cancel};
         rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1,
-                                 s_cancel_entry, &cancel);
+                                 s_cancel_scan, &scan);
         if (rc == ORCS_OK)
             rc = cancel.rc;
         if (rc == ORCS_OK)
             rc = s_put_cancel_result(batch, run_id, cancel.usage);
-    }
+    } else if (rc == ORCS_OK && !*done_p)
+        rc = orcs_store_txn_scan(txn, ORCS_DB_TASKS, prefix, n + 1, s_last_seq,
+                                 &last);
+    uint64_t last_seq = last.last;
     json_decref(cancel.usage);
     orcs_store_txn_end(&txn);
     if (rc == ORCS_OK && !*done_p) {
