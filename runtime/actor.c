@@ -144,9 +144,9 @@ s_route_flush(orcs_actor_t *self, s_route_t *route)
         }
 }
 
-// Adds msg to route's batch; sends the batch when it is full, or at once
-// from a client (it has no loop to send it later) and for a local queue
-// a message too large to wait in a batch.
+// Adds msg to route's batch; sends the batch when it is full, at once from
+// a client (it has no loop to send it later), and at once in a chain of
+// asks to a local queue.
 static orcs_status
 s_batch_add(orcs_actor_t *self, s_route_t *route, orcs_msg_t *msg)
 {
@@ -854,6 +854,19 @@ s_count_in(orcs_actor_t *self, orcs_msg_t *msg, uint64_t *msgs_in)
     atomic_store_explicit(&entry->msgs_in, ++*msgs_in, memory_order_relaxed);
 }
 
+// Handles one message taken from the mailbox or the local queue (rc what
+// taking it returned): a bad one is counted, a good one dispatched.
+static void
+s_take(orcs_actor_t *self, orcs_status rc, orcs_msg_t *msg, uint64_t *msgs_in)
+{
+    if (rc != ORCS_OK) {
+        orcs__malformed(self->node, self->entry, self->name, rc);
+        return;
+    }
+    s_count_in(self, msg, msgs_in);
+    s_dispatch(self, msg);
+}
+
 // Returns true when the mailbox was read to EAGAIN (it is idle: its
 // ZMQ_FD fires on the next message).
 static bool
@@ -869,12 +882,7 @@ s_drain_mailbox(orcs_actor_t *self, uint64_t *msgs_in)
             idle = true;
             break;
         }
-        if (rc != ORCS_OK) {
-            orcs__malformed(self->node, self->entry, self->name, rc);
-            continue;
-        }
-        s_count_in(self, msg, msgs_in);
-        s_dispatch(self, msg);
+        s_take(self, rc, msg, msgs_in);
     }
     // A batch half read is not visible to the socket's poll: keep going.
     return idle && !self->rx_batch->active;
@@ -907,13 +915,8 @@ s_drain_local(orcs_actor_t *self, uint64_t *msgs_in)
                                       self->rx_batch, &msg);
             zmq_msg_close(&frame);
         }
-        if (rc != ORCS_OK) {
-            orcs__malformed(self->node, self->entry, self->name, rc);
-            continue;
-        }
         any = true;
-        s_count_in(self, msg, msgs_in);
-        s_dispatch(self, msg);
+        s_take(self, rc, msg, msgs_in);
     }
     return any;
 }

@@ -113,6 +113,9 @@ orcs_status orcs__msg_recv_frame(zmq_msg_t *frame,
                                  orcs__rx_batch_t *rx,
                                  orcs_msg_t **msg_p);
 
+// The number of messages in a frame: 1, or each of a batch frame's.
+int64_t orcs__frame_count(const uint8_t *data, size_t size);
+
 // Closes what rx still holds (messages left unread are dropped).
 void orcs__rx_batch_close(orcs__rx_batch_t *rx);
 

@@ -15,8 +15,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <pb_decode.h>
-
 #include "internal.h"
 
 struct orcs__local_frame_t {
@@ -93,27 +91,6 @@ orcs__local_clear_wakeup(orcs__entry_t *entry)
     (void) n; // EAGAIN: nothing was left to clear
 }
 
-// The number of messages in frame (a batch counts each).
-static int64_t
-s_count(zmq_msg_t *frame)
-{
-    const uint8_t *data = zmq_msg_data(frame);
-    size_t size = zmq_msg_size(frame);
-    if (size < 2 || data[0] != 0)
-        return 1;
-    int64_t count = 0;
-    size_t pos = 1;
-    while (pos < size) {
-        pb_istream_t in = pb_istream_from_buffer(data + pos, size - pos);
-        uint64_t length = 0;
-        if (!pb_decode_varint(&in, &length) || length > in.bytes_left)
-            break;
-        pos = size - in.bytes_left + (size_t) length;
-        count++;
-    }
-    return count;
-}
-
 void
 orcs__local_drop(orcs__entry_t *entry)
 {
@@ -121,8 +98,10 @@ orcs__local_drop(orcs__entry_t *entry)
         return;
     zmq_msg_t frame;
     while (orcs__local_pop(entry, &frame)) {
-        atomic_fetch_sub_explicit(&entry->queued, s_count(&frame),
-                                  memory_order_relaxed);
+        atomic_fetch_sub_explicit(
+            &entry->queued,
+            orcs__frame_count(zmq_msg_data(&frame), zmq_msg_size(&frame)),
+            memory_order_relaxed);
         zmq_msg_close(&frame);
     }
 }

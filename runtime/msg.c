@@ -551,16 +551,27 @@ s_batch_reset(orcs__batch_t *batch)
     }
 }
 
+// The bytes a batch goes out as: a message alone as itself, several as
+// a batch frame.
+static const uint8_t *
+s_batch_bytes(const orcs__batch_t *batch, size_t *size_p)
+{
+    if (batch->count == 1) {
+        *size_p = batch->size - batch->first;
+        return batch->data + batch->first;
+    }
+    *size_p = batch->size;
+    return batch->data;
+}
+
 orcs_status
 orcs__batch_send(orcs__batch_t *batch, void *socket, int flags)
 {
     if (batch->count == 0)
         return ORCS_OK;
-    orcs_status rc =
-        batch->count == 1
-            ? s_frame_send(batch->data + batch->first,
-                           batch->size - batch->first, socket, flags)
-            : s_frame_send(batch->data, batch->size, socket, flags);
+    size_t size = 0;
+    const uint8_t *data = s_batch_bytes(batch, &size);
+    orcs_status rc = s_frame_send(data, size, socket, flags);
     if (rc == ORCS_EAGAIN)
         return rc;
     s_batch_reset(batch);
@@ -645,6 +656,24 @@ orcs__rx_batch_close(orcs__rx_batch_t *rx)
         zmq_msg_close(&rx->frame);
         rx->active = false;
     }
+}
+
+int64_t
+orcs__frame_count(const uint8_t *data, size_t size)
+{
+    if (size < 2 || data[0] != 0)
+        return 1;
+    int64_t count = 0;
+    size_t pos = 1;
+    while (pos < size) {
+        pb_istream_t in = pb_istream_from_buffer(data + pos, size - pos);
+        uint64_t length = 0;
+        if (!pb_decode_varint(&in, &length) || length > in.bytes_left)
+            break;
+        pos = size - in.bytes_left + (size_t) length;
+        count++;
+    }
+    return count;
 }
 
 // Takes the next message out of rx's batch into msg (its frame shares the
@@ -772,12 +801,8 @@ orcs__batch_frame(orcs__batch_t *batch, zmq_msg_t *frame)
 {
     if (batch->count == 0)
         return ORCS_EAGAIN;
-    const uint8_t *data = batch->data;
-    size_t size = batch->size;
-    if (batch->count == 1) { // a message alone goes as itself
-        data += batch->first;
-        size -= batch->first;
-    }
+    size_t size = 0;
+    const uint8_t *data = s_batch_bytes(batch, &size);
     if (zmq_msg_init_size(frame, size) != 0)
         orcs_panic("out of memory for a frame of %zu bytes", size);
     memcpy(zmq_msg_data(frame), data, size);
