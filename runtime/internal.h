@@ -113,7 +113,8 @@ orcs_status orcs__msg_recv_frame(zmq_msg_t *frame,
                                  orcs__rx_batch_t *rx,
                                  orcs_msg_t **msg_p);
 
-// The number of messages in a frame: 1, or each of a batch frame's.
+// The number of messages in a frame: 1, or those of a batch frame up to
+// a damaged length, which ends it as it ends splitting it.
 int64_t orcs__frame_count(const uint8_t *data, size_t size);
 
 // Closes what rx still holds (messages left unread are dropped).

@@ -668,8 +668,9 @@ orcs__frame_count(const uint8_t *data, size_t size)
     while (pos < size) {
         pb_istream_t in = pb_istream_from_buffer(data + pos, size - pos);
         uint64_t length = 0;
-        if (!pb_decode_varint(&in, &length) || length > in.bytes_left)
-            break;
+        if (!pb_decode_varint(&in, &length) || length == 0
+            || length > in.bytes_left)
+            break; // as s_batch_next: a damaged length ends the batch
         pos = size - in.bytes_left + (size_t) length;
         count++;
     }

@@ -2,7 +2,9 @@
     header, body. The body offset must stay inside the frame, and a frame
     that parses must parse the same way through the header cache. The same
     bytes are also split as a batch frame (a zero byte, then framed
-    messages): every message it yields has its body inside the frame.
+    messages): every message it yields has its body inside the frame,
+    and taken as from a local queue it yields no more messages than
+    orcs__frame_count counts.
     SPDX-License-Identifier: MPL-2.0 */
 #include <string.h>
 
@@ -44,10 +46,46 @@ s_split(const uint8_t *data, size_t size)
     orcs_msg_destroy(&spare);
 }
 
+// The same bytes, as a batch frame taken from an actor's local queue
+// (orcs__msg_recv_frame, then the rest of the batch): each call takes one
+// framed message, so there are at most as many as orcs__frame_count says
+// (a damaged length ends the batch with one more).
+static void
+s_local(const uint8_t *data, size_t size)
+{
+    zmq_msg_t frame;
+    zmq_msg_init_size(&frame, size + 1);
+    uint8_t *bytes = zmq_msg_data(&frame);
+    bytes[0] = 0;
+    memcpy(bytes + 1, data, size);
+    int64_t count = orcs__frame_count(bytes, size + 1);
+    if (count < 0 || (size_t) count > size + 1)
+        __builtin_trap();
+    orcs__rx_batch_t rx = {0};
+    orcs__header_cache_t cache;
+    memset(&cache, 0, sizeof cache);
+    orcs_msg_t *msg = NULL;
+    orcs_status rc = orcs__msg_recv_frame(&frame, &cache, NULL, &rx, &msg);
+    zmq_msg_close(&frame);
+    int64_t calls = 1;
+    for (;;) {
+        if (rc != ORCS_OK && rc != ORCS_EPROTO)
+            __builtin_trap();
+        orcs_msg_destroy(&msg);
+        if (!rx.active)
+            break;
+        rc = orcs__msg_recv_cached(NULL, 0, &cache, NULL, &rx, &msg);
+        calls++;
+    }
+    if (calls > count + 1)
+        __builtin_trap();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     s_split(data, size);
+    s_local(data, size);
     Envelope env;
     size_t offset = 0;
     orcs_status rc = orcs__frame_decode(data, size, NULL, &env, &offset);
