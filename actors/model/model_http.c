@@ -314,6 +314,10 @@ s_collect(orcs__model_t *self)
         }
 }
 
+// One batch of ready sockets per call. The epoll fd stays readable while
+// more are ready, so the actor's loop comes straight back, having first
+// taken its mail: draining every socket here starved the mailbox while
+// thousands of answers came in, and the next turns waited behind them.
 static orcs_status
 s_on_epoll(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
 {
@@ -323,27 +327,24 @@ s_on_epoll(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
     (void) arg;
     orcs__model_t *self = state;
     struct epoll_event ready[S_EVENTS_MAX];
-    int count;
-    do {
-        count = epoll_wait(self->epoll_fd, ready, S_EVENTS_MAX, 0);
-        for (int i = 0; i < count; i++) {
-            int flags = 0;
-            if (ready[i].events & EPOLLIN)
-                flags |= CURL_CSELECT_IN;
-            if (ready[i].events & EPOLLOUT)
-                flags |= CURL_CSELECT_OUT;
-            if (ready[i].events & (EPOLLERR | EPOLLHUP))
-                flags |= CURL_CSELECT_ERR;
-            int running = 0;
-            uint64_t data = ready[i].data.u64;
-            unsigned shard = (unsigned) (data >> 32);
-            if (shard < ORCS__MODEL_SHARDS)
-                curl_multi_socket_action(self->shards[shard].multi,
-                                         (curl_socket_t) (uint32_t) data, flags,
-                                         &running);
-        }
-        s_collect(self);
-    } while (count == S_EVENTS_MAX);
+    int count = epoll_wait(self->epoll_fd, ready, S_EVENTS_MAX, 0);
+    for (int i = 0; i < count; i++) {
+        int flags = 0;
+        if (ready[i].events & EPOLLIN)
+            flags |= CURL_CSELECT_IN;
+        if (ready[i].events & EPOLLOUT)
+            flags |= CURL_CSELECT_OUT;
+        if (ready[i].events & (EPOLLERR | EPOLLHUP))
+            flags |= CURL_CSELECT_ERR;
+        int running = 0;
+        uint64_t data = ready[i].data.u64;
+        unsigned shard = (unsigned) (data >> 32);
+        if (shard < ORCS__MODEL_SHARDS)
+            curl_multi_socket_action(self->shards[shard].multi,
+                                     (curl_socket_t) (uint32_t) data, flags,
+                                     &running);
+    }
+    s_collect(self);
     return ORCS_OK;
 }
 
