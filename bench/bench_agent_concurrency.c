@@ -8,12 +8,26 @@
     the model actor (one thread, curl multi, every request in flight) and
     the toolexec actor.
 
+    The runs go three times: 10 runs that open the first connections,
+    then all of them on a cold node (its first burst: every connection is
+    new and the heap grows into fresh pages), then all of them again on
+    the warm node, as a node serving traffic runs them. The baseline is
+    raw libcurl measured in the same run, in a child process with its own
+    fake server: one thread drives 32 multi handles, as the model actor
+    does, and posts a body like the model's, three turns per client, a
+    cold pass then a warm one; no actors, no JSON.
+
     Figures:
-      wall_s      wall time of all runs; baseline: the ideal, 3 turns x 1 s
-                  (ratio target <= 1.3)
-      kb_per_run  resident memory per run in flight (peak RSS during the
-                  runs minus RSS before, over the number of runs); baseline:
-                  the 30 KB target
+      wall_s        wall time of all runs on the warm node; baseline: the
+                    ideal, 3 turns x 1 s (ratio target <= 1.3)
+      wall_s_vs_raw_curl
+                    the same time; baseline: raw libcurl's warm pass
+      wall_s_first  wall time of the cold pass; baseline: the ideal
+      wall_s_first_vs_raw_curl
+                    the same time; baseline: raw libcurl's cold pass
+      kb_per_run    resident memory per run in flight (peak RSS during the
+                    cold pass minus RSS before it, over the number of runs);
+                    baseline: the 30 KB target
 
     Needs about two file descriptors per run in flight (a socket here and
     one in the server): the node raises its soft RLIMIT_NOFILE to the hard
@@ -22,12 +36,16 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "bench.h"
 #include "orcs/tools.h"
@@ -36,6 +54,7 @@
 #define S_DELAY_MS  1000
 #define S_TURNS     3
 #define S_TARGET_KB 30.0
+#define S_SHARDS    32 // multi handles, as the model actor has
 
 static orcs_status
 s_noop(const orcs_tool_ctx_t *ctx, json_t **result_p, char *err, size_t size)
@@ -220,6 +239,191 @@ s_server(const char *dir, int *port_p)
     return pid;
 }
 
+// ---- the raw libcurl baseline
+
+typedef struct {
+    int epoll_fd;
+    CURLM *multi[S_SHARDS];
+    long timeout_ms[S_SHARDS];
+} s_raw_t;
+
+typedef struct {
+    s_raw_t *raw;
+    long shard;
+} s_raw_shard_t;
+
+typedef struct {
+    CURL *easy;
+    int turn;
+} s_raw_client_t;
+
+static int
+s_raw_on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *known)
+{
+    (void) easy;
+    s_raw_shard_t *shard = arg;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(shard->raw->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(shard->raw->multi[shard->shard], fd, NULL);
+        return 0;
+    }
+    struct epoll_event event = {0};
+    event.data.u64 = (uint64_t) shard->shard << 32 | (uint32_t) fd;
+    if (what & CURL_POLL_IN)
+        event.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        event.events |= EPOLLOUT;
+    if (epoll_ctl(shard->raw->epoll_fd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                  fd, &event)
+        != 0)
+        epoll_ctl(shard->raw->epoll_fd, EPOLL_CTL_MOD, fd, &event);
+    curl_multi_assign(shard->raw->multi[shard->shard], fd, shard);
+    return 0;
+}
+
+static int
+s_raw_on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    (void) multi;
+    s_raw_shard_t *shard = arg;
+    shard->raw->timeout_ms[shard->shard] = timeout_ms;
+    return 0;
+}
+
+static size_t
+s_raw_on_write(char *data, size_t size, size_t count, void *arg)
+{
+    (void) data;
+    (void) arg;
+    return size * count;
+}
+
+// One pass: every client posts three turns, one after the other.
+// Returns the seconds it took, or -1 when a transfer failed.
+static double
+s_raw_pass(s_raw_t *raw, s_raw_client_t *clients, long count)
+{
+    int64_t start = bench_now_ns();
+    for (long i = 0; i < count; i++) {
+        clients[i].turn = 0;
+        curl_multi_add_handle(raw->multi[i % S_SHARDS], clients[i].easy);
+    }
+    long done = 0;
+    bool failed = false;
+    while (done < count) {
+        long wait_ms = 100;
+        for (int k = 0; k < S_SHARDS; k++)
+            if (raw->timeout_ms[k] >= 0 && raw->timeout_ms[k] < wait_ms)
+                wait_ms = raw->timeout_ms[k];
+        struct epoll_event ready[64];
+        int n = epoll_wait(raw->epoll_fd, ready, 64, (int) wait_ms);
+        int running = 0;
+        for (int i = 0; i < n; i++) {
+            int flags = 0;
+            if (ready[i].events & EPOLLIN)
+                flags |= CURL_CSELECT_IN;
+            if (ready[i].events & EPOLLOUT)
+                flags |= CURL_CSELECT_OUT;
+            curl_multi_socket_action(
+                raw->multi[ready[i].data.u64 >> 32],
+                (curl_socket_t) (uint32_t) ready[i].data.u64, flags, &running);
+        }
+        for (int k = 0; k < S_SHARDS; k++) {
+            if (n == 0 || raw->timeout_ms[k] == 0)
+                curl_multi_socket_action(raw->multi[k], CURL_SOCKET_TIMEOUT, 0,
+                                         &running);
+            CURLMsg *info;
+            int left;
+            while ((info = curl_multi_info_read(raw->multi[k], &left))) {
+                if (info->msg != CURLMSG_DONE)
+                    continue;
+                s_raw_client_t *client = NULL;
+                curl_easy_getinfo(info->easy_handle, CURLINFO_PRIVATE, &client);
+                if (info->data.result != CURLE_OK)
+                    failed = true;
+                curl_multi_remove_handle(raw->multi[k], client->easy);
+                if (++client->turn < S_TURNS)
+                    curl_multi_add_handle(raw->multi[k], client->easy);
+                else
+                    done++;
+            }
+        }
+    }
+    return failed ? -1 : (double) (bench_now_ns() - start) / 1e9;
+}
+
+// Runs the cold and the warm pass in a child process (its own heap, its
+// own fake server) and reads their times; false when it failed.
+static bool
+s_raw_baseline(const char *dir, long count, double *cold_p, double *warm_p)
+{
+    int out[2];
+    if (pipe(out) != 0)
+        return false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(out[0]);
+        int port = 0;
+        pid_t server = s_server(dir, &port);
+        double times[2] = {-1, -1};
+        if (server > 0) {
+            char url[128];
+            snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions",
+                     port);
+            const char *body =
+                "{\"model\": \"bench\", \"messages\": [{\"role\": "
+                "\"user\", \"content\": \"go\"}], \"tools\": [{\"type\": "
+                "\"function\", \"function\": {\"name\": \"noop\", "
+                "\"description\": \"Does nothing.\", \"parameters\": "
+                "{\"type\": \"object\", \"properties\": {}}}}]}";
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            struct curl_slist *headers =
+                curl_slist_append(NULL, "Content-Type: application/json");
+            s_raw_t raw = {.epoll_fd = epoll_create1(EPOLL_CLOEXEC)};
+            s_raw_shard_t shards[S_SHARDS];
+            for (long k = 0; k < S_SHARDS; k++) {
+                shards[k] = (s_raw_shard_t){&raw, k};
+                raw.multi[k] = curl_multi_init();
+                raw.timeout_ms[k] = -1;
+                curl_multi_setopt(raw.multi[k], CURLMOPT_SOCKETFUNCTION,
+                                  s_raw_on_socket);
+                curl_multi_setopt(raw.multi[k], CURLMOPT_SOCKETDATA,
+                                  &shards[k]);
+                curl_multi_setopt(raw.multi[k], CURLMOPT_TIMERFUNCTION,
+                                  s_raw_on_timer);
+                curl_multi_setopt(raw.multi[k], CURLMOPT_TIMERDATA, &shards[k]);
+                curl_multi_setopt(raw.multi[k], CURLMOPT_MAXCONNECTS,
+                                  count / S_SHARDS + 64);
+            }
+            s_raw_client_t *clients = calloc((size_t) count, sizeof *clients);
+            for (long i = 0; clients && i < count; i++) {
+                CURL *easy = clients[i].easy = curl_easy_init();
+                curl_easy_setopt(easy, CURLOPT_URL, url);
+                curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+                curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, s_raw_on_write);
+                curl_easy_setopt(easy, CURLOPT_PRIVATE, &clients[i]);
+                curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+            }
+            for (int pass = 0; clients && pass < 2; pass++)
+                times[pass] = s_raw_pass(&raw, clients, count);
+            kill(server, SIGTERM);
+            waitpid(server, NULL, 0);
+        }
+        ssize_t n = write(out[1], times, sizeof times);
+        _exit(n == (ssize_t) sizeof times ? 0 : 1);
+    }
+    close(out[1]);
+    double times[2] = {-1, -1};
+    ssize_t n = pid > 0 ? read(out[0], times, sizeof times) : -1;
+    close(out[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    *cold_p = times[0];
+    *warm_p = times[1];
+    return n == (ssize_t) sizeof times && times[0] > 0 && times[1] > 0;
+}
+
 int
 main(void)
 {
@@ -238,6 +442,11 @@ main(void)
     char dir[] = "/tmp/orcs-bench-conc.XXXXXX";
     if (!mkdtemp(dir))
         return 1;
+    double raw_cold = 0, raw_warm = 0;
+    if (!s_raw_baseline(dir, runs, &raw_cold, &raw_warm)) {
+        fprintf(stderr, "bench: the raw libcurl baseline failed\n");
+        return 1;
+    }
     int port = 0;
     pid_t server = s_server(dir, &port);
     if (server < 0) {
@@ -270,8 +479,10 @@ main(void)
     bench_start_child(node, "driver", "bench_driver", NULL, 100000);
 
     orcs_client_t *client = orcs_client_new(node);
-    // Warm up: a few runs open the first connections.
-    for (int pass = 0; pass < 2; pass++) {
+    // A few runs open the first connections; then the cold pass and the
+    // warm one.
+    double first = 0;
+    for (int pass = 0; pass < 3; pass++) {
         long count = pass == 0 ? 10 : runs;
         s_sampler_t sampler;
         atomic_init(&sampler.stop, false);
@@ -307,16 +518,32 @@ main(void)
             return 1;
         }
         orcs_msg_destroy(&reply);
+        double ideal = S_TURNS * S_DELAY_MS / 1000.0;
+        double kb =
+            (double) (atomic_load(&sampler.peak_kb) - before) / (double) count;
         if (pass == 1) {
-            double ideal = S_TURNS * S_DELAY_MS / 1000.0;
-            bench_print(S_BENCH, "wall_s", wall, "s", ideal);
-            double kb = (double) (atomic_load(&sampler.peak_kb) - before)
-                        / (double) count;
+            first = wall;
             bench_print(S_BENCH, "kb_per_run", kb, "KB", S_TARGET_KB);
-            bench_cpu_print(S_BENCH, "the runs (orcs)", &cpu_before, &cpu_after,
-                            wall);
-            bench_cpu_print(S_BENCH, "the runs (fake server)", &server_before,
-                            &server_after, wall);
+        } else if (pass == 2) {
+            bench_print(S_BENCH, "wall_s", wall, "s", ideal);
+            bench_print(S_BENCH, "wall_s_vs_raw_curl", wall, "s", raw_warm);
+            bench_print(S_BENCH, "wall_s_first", first, "s", ideal);
+            bench_print(S_BENCH, "wall_s_first_vs_raw_curl", first, "s",
+                        raw_cold);
+            fprintf(stderr,
+                    "agent_concurrency: %ld runs: warm %.3f s, cold %.3f s; "
+                    "raw libcurl warm %.3f s, cold %.3f s; the warm pass "
+                    "grew RSS by %.1f KB per run\n",
+                    count, wall, first, raw_warm, raw_cold, kb);
+        }
+        if (pass > 0) {
+            char what[64];
+            snprintf(what, sizeof what, "the %s runs (orcs)",
+                     pass == 1 ? "cold" : "warm");
+            bench_cpu_print(S_BENCH, what, &cpu_before, &cpu_after, wall);
+            snprintf(what, sizeof what, "the %s runs (fake server)",
+                     pass == 1 ? "cold" : "warm");
+            bench_cpu_print(S_BENCH, what, &server_before, &server_after, wall);
         }
     }
     orcs_client_destroy(&client);
