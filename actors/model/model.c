@@ -96,12 +96,58 @@ s_session_destroy(void **item)
         return;
     json_decref(session->messages);
     json_decref(session->tools);
+    free(session->sent);
+    free(session->tools_json);
     json_decref(session->options);
     orcs__model_route_release(&session->route);
     free(session->id);
     free(session->run);
     free(session);
     *item = NULL;
+}
+
+bool
+orcs__model_session_encode(orcs__model_session_t *session, size_t count)
+{
+    if (session->sent_count > count
+        || count > json_array_size(session->messages))
+        orcs__model_session_unsent(session);
+    if (session->sent_count == count)
+        return true;
+    // One write for all the new messages: "[a,b]", brackets dropped.
+    json_t *fresh = json_array();
+    for (size_t i = session->sent_count; i < count; i++)
+        json_array_append(fresh, json_array_get(session->messages, i));
+    char *text = json_dumps(fresh, JSON_COMPACT);
+    json_decref(fresh);
+    if (!text)
+        return false;
+    size_t size = strlen(text) - 2;
+    size_t need = session->sent_len + 1 + size + 1;
+    if (need > session->sent_alloc) {
+        size_t alloc = session->sent_alloc ? session->sent_alloc : 512;
+        while (alloc < need)
+            alloc *= 2;
+        session->sent = orcs_realloc(session->sent, alloc);
+        session->sent_alloc = alloc;
+    }
+    if (session->sent_count > 0)
+        session->sent[session->sent_len++] = ',';
+    memcpy(session->sent + session->sent_len, text + 1, size);
+    session->sent_len += size;
+    session->sent[session->sent_len] = '\0';
+    session->sent_count = count;
+    free(text);
+    return true;
+}
+
+void
+orcs__model_session_unsent(orcs__model_session_t *session)
+{
+    session->sent_len = 0;
+    session->sent_count = 0;
+    if (session->sent)
+        session->sent[0] = '\0';
 }
 
 // Adds a target "name" or "name/model" (model overrides); err on unknown.

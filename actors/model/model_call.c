@@ -198,13 +198,60 @@ s_wants_stream(const orcs__model_call_t *call)
     return call->route->targets[call->target].provider->stream;
 }
 
+// Writes the body from the session's written history: only the messages
+// added since the last turn are written out. False when it cannot (the
+// call's history is no longer the session's, or a message has no JSON).
+static bool
+s_build_body_sent(orcs__model_t *self, orcs__model_call_t *call)
+{
+    orcs__model_session_t *session =
+        zhashx_lookup(self->sessions, call->session_id);
+    if (!session || session->messages != call->messages
+        || session->tools != call->tools
+        || !orcs__model_session_encode(session, call->count))
+        return false;
+    if (call->tools && !session->tools_json
+        && !(session->tools_json = json_dumps(call->tools, JSON_COMPACT)))
+        return false;
+    // The rest of the request ("model", options, "stream"), as usual.
+    json_t *request =
+        orcs__openai_request(s_model_name(call), NULL, call->tools,
+                             call->options, call->body_stream);
+    json_object_del(request, "messages");
+    json_object_del(request, "tools");
+    char *rest = json_dumps(request, JSON_COMPACT);
+    json_decref(request);
+    if (!rest)
+        return false;
+    size_t rest_len = strlen(rest); // "{...}"
+    size_t tools_len = call->tools ? strlen(session->tools_json) : 0;
+    size_t size = 14 + session->sent_len + 1 + (tools_len ? 9 + tools_len : 0)
+                  + rest_len + 1;
+    char *body = orcs_malloc(size);
+    int n = snprintf(
+        body, size, "{\"messages\":[%s]%s%s%s%.*s}",
+        session->sent ? session->sent : "", tools_len ? ",\"tools\":" : "",
+        tools_len ? session->tools_json : "", rest_len > 2 ? "," : "",
+        rest_len > 2 ? (int) (rest_len - 2) : 0, rest + 1);
+    free(rest);
+    orcs_assert(n > 0 && (size_t) n < size);
+    call->body = body;
+    call->body_size = (size_t) n;
+    return true;
+}
+
 // Builds the request body for the current target.
 static orcs_status
-s_build_body(orcs__model_call_t *call, char *err, size_t err_size)
+s_build_body(orcs__model_t *self,
+             orcs__model_call_t *call,
+             char *err,
+             size_t err_size)
 {
     free(call->body);
     call->body = NULL;
     call->body_stream = s_wants_stream(call);
+    if (s_build_body_sent(self, call))
+        return ORCS_OK;
     json_t *messages = s_messages(call);
     json_t *request =
         orcs__openai_request(s_model_name(call), messages, call->tools,
@@ -340,6 +387,8 @@ s_roll_back(orcs__model_t *self, orcs__model_call_t *call)
         return;
     for (size_t i = 0; i < call->appended; i++)
         json_array_remove(call->messages, call->count - 1 - i);
+    if (call->appended)
+        orcs__model_session_unsent(session);
 }
 
 static orcs_status
@@ -523,7 +572,7 @@ s_attempt(orcs__model_t *self, orcs__model_call_t *call)
     } else {
         if (!call->body)
             result.status =
-                s_build_body(call, result.error, sizeof result.error);
+                s_build_body(self, call, result.error, sizeof result.error);
         if (result.status == ORCS_OK)
             return s_rate_or_start(self, call);
     }

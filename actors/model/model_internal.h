@@ -140,7 +140,22 @@ typedef struct {
     size_t turns;                // model calls answered so far
     int64_t used_us;             // last activity (monotonic)
     orcs__model_call_t *pending; // a call in flight on it, or NULL
+    // The history as request JSON, kept so that a turn writes out only
+    // its new messages: messages[0, sent_count) joined by commas.
+    char *sent;        // NULL until the first request
+    size_t sent_len;   // bytes in sent
+    size_t sent_alloc; // allocated for sent
+    size_t sent_count; // messages in sent
+    char *tools_json;  // tools as JSON, once written; or NULL
 } orcs__model_session_t;
+
+// Writes what messages[0, count) of the session add to sent; false when
+// a message cannot be written as JSON (sent is then left as it was).
+bool orcs__model_session_encode(orcs__model_session_t *session, size_t count);
+
+// Forgets the session's written history (its messages changed other than
+// by appending).
+void orcs__model_session_unsent(orcs__model_session_t *session);
 
 // What an attempt produced.
 typedef struct {

@@ -278,6 +278,41 @@ s_write_file(const char *path, const char *text)
     fclose(file);
 }
 
+// The request bodies the server logged (--log path), in order.
+static json_t *
+s_logged_bodies(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    json_t *bodies = json_array();
+    char line[65536];
+    while (fgets(line, sizeof line, file)) {
+        json_t *entry = json_loads(line, 0, NULL);
+        assert_non_null(entry);
+        json_array_append(bodies, json_object_get(entry, "body"));
+        json_decref(entry);
+    }
+    fclose(file);
+    return bodies;
+}
+
+// The "content" of each message of a logged request, joined by "|".
+static void
+s_contents(const json_t *body, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t i;
+    json_t *message;
+    json_array_foreach(json_object_get(body, "messages"), i, message)
+    {
+        const char *text =
+            json_string_value(json_object_get(message, "content"));
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", i ? "|" : "",
+                 text ? text : "-");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Tests: answers
 
@@ -285,8 +320,11 @@ static void
 test_model_answers_plain_and_keeps_history(void **state)
 {
     (void) state;
+    char dir[64], log[128];
+    s_mkdir(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/requests.log", dir);
     s_server_t server;
-    s_server_start(&server, NULL);
+    s_server_start(&server, (const char *[]){"--log", log, NULL});
     fixture_t f;
     assert_int_equal(s_start(&f, NULL,
                              "{\"default\": {\"base_url\": "
@@ -318,6 +356,22 @@ test_model_answers_plain_and_keeps_history(void **state)
     json_decref(stats);
     fixture_stop(&f);
     s_server_stop(&server);
+    // The server got the whole history each time, written from the
+    // session's kept JSON plus what was new.
+    json_t *bodies = s_logged_bodies(log);
+    assert_int_equal(json_array_size(bodies), 2);
+    char contents[256];
+    s_contents(json_array_get(bodies, 0), contents, sizeof contents);
+    assert_string_equal(contents, "hi");
+    s_contents(json_array_get(bodies, 1), contents, sizeof contents);
+    assert_string_equal(contents, "hi|ok|again");
+    assert_string_equal(s_str(json_array_get(bodies, 1), "messages.1.role"),
+                        "assistant");
+    assert_string_equal(s_str(json_array_get(bodies, 1), "model"), "m1");
+    assert_true(
+        json_is_false(json_object_get(json_array_get(bodies, 1), "stream")));
+    json_decref(bodies);
+    s_rmdir(dir);
 }
 
 static void
@@ -444,8 +498,11 @@ static void
 test_model_500s_exhaust_retries(void **state)
 {
     (void) state;
+    char dir[64], log[128];
+    s_mkdir(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/requests.log", dir);
     s_server_t server;
-    s_server_start(&server, NULL);
+    s_server_start(&server, (const char *[]){"--log", log, NULL});
     fixture_t f;
     assert_int_equal(
         s_start(&f, NULL,
@@ -474,8 +531,26 @@ test_model_500s_exhaust_retries(void **state)
                    &rc);
     assert_int_equal(rc, ORCS_EREMOTE);
     json_decref(reply);
+    reply = s_chat(&f,
+                   json_pack("{s:s, s:[{s:s, s:s}]}", "session", "s1", "append",
+                             "role", "user", "content", "third"),
+                   &rc);
+    assert_int_equal(rc, ORCS_EREMOTE);
+    json_decref(reply);
     fixture_stop(&f);
     s_server_stop(&server);
+    // Each failed turn was taken back out of the history, also out of the
+    // JSON the session keeps of it: three attempts of each turn.
+    json_t *bodies = s_logged_bodies(log);
+    assert_int_equal(json_array_size(bodies), 9);
+    const char *expect[] = {"hi", "hi|again", "hi|third"};
+    for (size_t i = 0; i < 9; i++) {
+        char contents[256];
+        s_contents(json_array_get(bodies, i), contents, sizeof contents);
+        assert_string_equal(contents, expect[i / 3]);
+    }
+    json_decref(bodies);
+    s_rmdir(dir);
 }
 
 static void
