@@ -586,7 +586,11 @@ s_handler(void *cls,
     pthread_mutex_lock(&self->lock);
     int64_t due = orcs_clock_mono_us() + (int64_t) delay_ms * 1000;
     s_heap_push(self, c, (due / S_TICK_US + 1) * S_TICK_US);
-    pthread_cond_signal(&self->wake);
+    // The timer thread sleeps until the earliest due time: only a new
+    // earliest one needs to wake it (with one delay for every request,
+    // that is the first of a burst, not each of its 10,000 requests).
+    if (self->timers[0].connection == c)
+        pthread_cond_signal(&self->wake);
     pthread_mutex_unlock(&self->lock);
     return MHD_YES;
 }
