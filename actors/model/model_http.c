@@ -46,32 +46,114 @@ struct orcs__model_transfer_t {
 };
 
 // ---------------------------------------------------------------------------
+// The epoll set
+//
+// A kept-alive connection goes back to curl's cache after each answer and
+// curl asks to stop watching it (CURL_POLL_REMOVE), then to watch it for
+// the answer to the next request, which is the same interest. Instead of
+// two epoll_ctl calls per request, a removed socket stays in the set,
+// parked: taken back with the same interest, it costs nothing; an event on
+// it while parked (the server closed it) takes it out of the set then.
+// Every socket curl opens and closes goes through s_on_open and s_on_close,
+// so a number reused for a new socket never inherits a registration.
+
+#define S_WATCH_IN     0x1u // EPOLLIN asked
+#define S_WATCH_OUT    0x2u // EPOLLOUT asked
+#define S_WATCH_ADDED  0x4u // in the epoll set
+#define S_WATCH_PARKED 0x8u // in the set, curl does not want it
+#define S_WATCH_SHARD  8    // shard index, from this bit
+
+// The registration of fd, grown to fit; NULL when fd is negative.
+static uint32_t *
+s_watched(orcs__model_t *self, curl_socket_t fd)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t) fd >= self->watched_cap) {
+        size_t cap = self->watched_cap ? self->watched_cap : 1024;
+        while (cap <= (size_t) fd)
+            cap *= 2;
+        self->watched =
+            orcs_realloc(self->watched, cap * sizeof *self->watched);
+        memset(self->watched + self->watched_cap, 0,
+               (cap - self->watched_cap) * sizeof *self->watched);
+        self->watched_cap = cap;
+    }
+    return &self->watched[fd];
+}
+
+static void
+s_unwatch(orcs__model_t *self, curl_socket_t fd)
+{
+    uint32_t *watch = s_watched(self, fd);
+    if (watch && (*watch & S_WATCH_ADDED))
+        epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    if (watch)
+        *watch = 0;
+}
+
+// ---------------------------------------------------------------------------
 // curl's callbacks
+
+static curl_socket_t
+s_on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    (void) purpose;
+    orcs__model_t *self = arg;
+    curl_socket_t fd = socket(address->family, address->socktype | SOCK_CLOEXEC,
+                              address->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    uint32_t *watch = s_watched(self, fd);
+    *watch = 0; // a new socket: whatever had this number is gone
+    return fd;
+}
+
+static int
+s_on_close(void *arg, curl_socket_t fd)
+{
+    s_unwatch(arg, fd);
+    return close(fd);
+}
 
 static int
 s_on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
 {
     (void) easy;
+    (void) socket_arg;
     orcs__model_shard_t *shard = arg;
     orcs__model_t *self = shard->model;
+    uint32_t *watch = s_watched(self, fd);
+    if (!watch)
+        return 0;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        if (*watch & S_WATCH_ADDED)
+            *watch |= S_WATCH_PARKED;
         curl_multi_assign(shard->multi, fd, NULL);
         return 0;
     }
-    struct epoll_event event = {0};
-    event.data.u64 = (uint64_t) (shard - self->shards) << 32 | (uint32_t) fd;
-    if (what & CURL_POLL_IN)
-        event.events |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-        event.events |= EPOLLOUT;
-    int op = socket_arg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0) {
-        op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0)
-            orcs_log_warn("model", "epoll_ctl failed fd=%d errno=%d", fd,
-                          errno);
+    uint32_t index = (uint32_t) (shard - self->shards);
+    uint32_t want = (what & CURL_POLL_IN ? S_WATCH_IN : 0)
+                    | (what & CURL_POLL_OUT ? S_WATCH_OUT : 0) | S_WATCH_ADDED
+                    | index << S_WATCH_SHARD;
+    if ((*watch & ~S_WATCH_PARKED) != want) {
+        struct epoll_event event = {0};
+        event.data.u64 = (uint64_t) index << 32 | (uint32_t) fd;
+        if (what & CURL_POLL_IN)
+            event.events |= EPOLLIN;
+        if (what & CURL_POLL_OUT)
+            event.events |= EPOLLOUT;
+        int op = *watch & S_WATCH_ADDED ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0) {
+            op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+            if (epoll_ctl(self->epoll_fd, op, fd, &event) != 0) {
+                orcs_log_warn("model", "epoll_ctl failed fd=%d errno=%d", fd,
+                              errno);
+                want = 0;
+            }
+        }
     }
+    *watch = want;
     curl_multi_assign(shard->multi, fd, shard);
     return 0;
 }
@@ -339,6 +421,11 @@ s_on_epoll(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
         int running = 0;
         uint64_t data = ready[i].data.u64;
         unsigned shard = (unsigned) (data >> 32);
+        uint32_t *watch = s_watched(self, (curl_socket_t) (uint32_t) data);
+        if (watch && (*watch & S_WATCH_PARKED)) { // curl does not want it
+            s_unwatch(self, (curl_socket_t) (uint32_t) data);
+            continue;
+        }
         if (shard < ORCS__MODEL_SHARDS)
             curl_multi_socket_action(self->shards[shard].multi,
                                      (curl_socket_t) (uint32_t) data, flags,
@@ -417,6 +504,9 @@ orcs__model_http_close(orcs__model_t *self)
     if (self->epoll_fd >= 0)
         close(self->epoll_fd);
     self->epoll_fd = -1;
+    free(self->watched);
+    self->watched = NULL;
+    self->watched_cap = 0;
     for (unsigned i = 0; i < ORCS__MODEL_SHARDS; i++) {
         if (self->shards[i].timer)
             orcs_actor_timer_cancel(self->actor, self->shards[i].timer);
@@ -447,6 +537,10 @@ s_set_options(orcs__model_transfer_t *transfer,
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                      (long) provider->connect_timeout_ms);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, s_on_open);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, call->owner);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, s_on_close);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, call->owner);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 

@@ -213,6 +213,8 @@ struct orcs__model_t {
     orcs__model_shard_t shards[ORCS__MODEL_SHARDS]; // curl multi handles
     unsigned next_shard;                            // round robin over shards
     int epoll_fd;              // curl's sockets, watched by the actor
+    uint32_t *watched;         // by fd: its epoll registration (http.c)
+    size_t watched_cap;        // entries in watched
     bool closing;              // in terminate: curl callbacks do nothing
     long max_connections;      // CURLMOPT_MAX_TOTAL_CONNECTIONS
     CURL **idle_easy;          // handles kept for reuse
