@@ -586,7 +586,8 @@ s_stats(orcs__model_t *self, orcs_msg_t *request)
                                 json_integer((json_int_t) self->errors[i]));
     return orcs__model_reply(
         self, request,
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I}",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:{s:I, "
+                  "s:I}}",
                   "requests", (json_int_t) self->requests, "attempts",
                   (json_int_t) self->attempts, "retries",
                   (json_int_t) self->retries, "fallbacks",
@@ -595,7 +596,9 @@ s_stats(orcs__model_t *self, orcs_msg_t *request)
                   "in_flight", (json_int_t) self->in_flight, "sessions",
                   (json_int_t) zhashx_size(self->sessions), "runs",
                   (json_int_t) zhashx_size(self->runs), "providers",
-                  (json_int_t) zhashx_size(self->providers)));
+                  (json_int_t) zhashx_size(self->providers), "connections",
+                  "opened", (json_int_t) self->sockets_opened, "closed",
+                  (json_int_t) self->sockets_closed));
 }
 
 // Drops idle sessions and runs.

@@ -106,13 +106,16 @@ s_on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
         return CURL_SOCKET_BAD;
     uint32_t *watch = s_watched(self, fd);
     *watch = 0; // a new socket: whatever had this number is gone
+    self->sockets_opened++;
     return fd;
 }
 
 static int
 s_on_close(void *arg, curl_socket_t fd)
 {
-    s_unwatch(arg, fd);
+    orcs__model_t *self = arg;
+    s_unwatch(self, fd);
+    self->sockets_closed++;
     return close(fd);
 }
 

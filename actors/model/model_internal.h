@@ -215,6 +215,8 @@ struct orcs__model_t {
     int epoll_fd;              // curl's sockets, watched by the actor
     uint32_t *watched;         // by fd: its epoll registration (http.c)
     size_t watched_cap;        // entries in watched
+    uint64_t sockets_opened;   // TCP connections curl opened
+    uint64_t sockets_closed;   // and closed
     bool closing;              // in terminate: curl callbacks do nothing
     long max_connections;      // CURLMOPT_MAX_TOTAL_CONNECTIONS
     CURL **idle_easy;          // handles kept for reuse

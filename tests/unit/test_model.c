@@ -733,6 +733,64 @@ test_model_answers_200_concurrent_chats(void **state)
     s_server_stop(&server);
 }
 
+// The server goes away with every kept-alive connection, and comes back
+// on the same port: the dead sockets (parked in the model's epoll set) are
+// dropped, and new sockets, often with the same numbers, are watched
+// afresh; a socket that inherited a stale registration would never see
+// its answer and the chats would fail.
+static void
+test_model_reconnects_after_the_server_restarts(void **state)
+{
+    (void) state;
+    s_server_t server;
+    s_server_start(&server, (const char *[]){"--delay-ms", "200", NULL});
+    int port = server.port;
+    int last_opened = 0;
+    fixture_t f;
+    assert_int_equal(
+        s_start(&f, NULL,
+                "{\"default\": {\"base_url\": \"http://127.0.0.1:%d/v1\","
+                " \"model\": \"m\"}}",
+                port),
+        ORCS_OK);
+    for (int round = 0; round < 4; round++) {
+        if (round > 1) {
+            s_server_stop(&server);
+            char arg[16];
+            snprintf(arg, sizeof arg, "%d", port);
+            s_server_start(
+                &server,
+                (const char *[]){"--port", arg, "--delay-ms", "200", NULL});
+            assert_int_equal(server.port, port);
+        }
+        orcs_status rc;
+        json_t *outcome = fixture_ask(
+            &f, "driver", "drive",
+            json_pack("{s:i, s:s}", "n", 20, "provider", "default"), &rc);
+        assert_int_equal(rc, ORCS_OK);
+        assert_int_equal(s_int(outcome, "ok"), 20);
+        assert_int_equal(s_int(outcome, "failed"), 0);
+        json_decref(outcome);
+        json_t *stats = s_stats(&f);
+        assert_int_equal(s_int(stats, "in_flight"), 0);
+        json_t *connections = json_object_get(stats, "connections");
+        int opened = (int) s_int(connections, "opened");
+        int closed = (int) s_int(connections, "closed");
+        if (round == 0) // 20 answers held back at once: 20 connections
+            assert_int_equal(opened, 20);
+        if (round <= 1) // nothing died yet
+            assert_int_equal(closed, 0);
+        else { // the dead ones were found and closed, new ones opened
+            assert_true(closed > 0);
+            assert_true(opened > last_opened);
+        }
+        last_opened = opened;
+        json_decref(stats);
+    }
+    fixture_stop(&f);
+    s_server_stop(&server);
+}
+
 static void
 test_model_stops_with_calls_in_flight(void **state)
 {
@@ -1368,6 +1426,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_model_malformed_answer_is_eproto),
         cmocka_unit_test(test_model_slow_answer_times_out),
         cmocka_unit_test(test_model_answers_200_concurrent_chats),
+        cmocka_unit_test(test_model_reconnects_after_the_server_restarts),
         cmocka_unit_test(test_model_stops_with_calls_in_flight),
         cmocka_unit_test(test_model_sums_usage_and_cost_per_run),
         cmocka_unit_test(test_model_budget_exceeded_is_denied),
