@@ -125,9 +125,9 @@ orcs__model_session_encode(orcs__model_session_t *session, size_t count)
     size_t size = strlen(text) - 2;
     size_t need = session->sent_len + 1 + size + 1;
     if (need > session->sent_alloc) {
-        size_t alloc = session->sent_alloc ? session->sent_alloc : 512;
-        while (alloc < need)
-            alloc *= 2;
+        // Grown once a turn: to what it holds, not to a power of two
+        // (10,000 sessions in flight keep 10,000 of these).
+        size_t alloc = (need + 255) & ~(size_t) 255;
         session->sent = orcs_realloc(session->sent, alloc);
         session->sent_alloc = alloc;
     }
