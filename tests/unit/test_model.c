@@ -255,6 +255,20 @@ s_stats(fixture_t *f)
     return stats;
 }
 
+// Has the driver fire n chats on provider at once; all must succeed.
+static void
+s_drive_all_ok(fixture_t *f, int n, const char *provider)
+{
+    orcs_status rc;
+    json_t *outcome =
+        fixture_ask(f, "driver", "drive",
+                    json_pack("{s:i, s:s}", "n", n, "provider", provider), &rc);
+    assert_int_equal(rc, ORCS_OK);
+    assert_int_equal(s_int(outcome, "ok"), n);
+    assert_int_equal(s_int(outcome, "failed"), 0);
+    json_decref(outcome);
+}
+
 // A temporary directory for cassettes; removed by s_rmdir.
 static void
 s_mkdir(char *dir, size_t size)
@@ -525,18 +539,15 @@ test_model_500s_exhaust_retries(void **state)
     json_decref(stats);
     // The failed call left the session as it was: the same turn again
     // sends the same history (still one user message).
-    reply = s_chat(&f,
-                   json_pack("{s:s, s:[{s:s, s:s}]}", "session", "s1", "append",
-                             "role", "user", "content", "again"),
-                   &rc);
-    assert_int_equal(rc, ORCS_EREMOTE);
-    json_decref(reply);
-    reply = s_chat(&f,
-                   json_pack("{s:s, s:[{s:s, s:s}]}", "session", "s1", "append",
-                             "role", "user", "content", "third"),
-                   &rc);
-    assert_int_equal(rc, ORCS_EREMOTE);
-    json_decref(reply);
+    const char *texts[] = {"again", "third"};
+    for (size_t i = 0; i < 2; i++) {
+        reply = s_chat(&f,
+                       json_pack("{s:s, s:[{s:s, s:s}]}", "session", "s1",
+                                 "append", "role", "user", "content", texts[i]),
+                       &rc);
+        assert_int_equal(rc, ORCS_EREMOTE);
+        json_decref(reply);
+    }
     fixture_stop(&f);
     s_server_stop(&server);
     // Each failed turn was taken back out of the history, also out of the
@@ -713,20 +724,15 @@ test_model_answers_200_concurrent_chats(void **state)
                 " \"model\": \"m\", \"stream\": true}}",
                 server.port),
         ORCS_OK);
-    orcs_status rc;
-    json_t *outcome = fixture_ask(
-        &f, "driver", "drive",
-        json_pack("{s:i, s:s}", "n", 200, "provider", "default"), &rc);
-    assert_int_equal(rc, ORCS_OK);
-    assert_int_equal(s_int(outcome, "ok"), 200);
-    assert_int_equal(s_int(outcome, "failed"), 0);
-    json_decref(outcome);
+    s_drive_all_ok(&f, 200, "default");
     json_t *stats = s_stats(&f);
     assert_int_equal(s_int(stats, "in_flight"), 0);
     assert_int_equal(s_int(stats, "sessions"), 200);
     json_decref(stats);
+    orcs_status rc;
     json_t *usage = fixture_ask(&f, "gw", "model.usage",
                                 json_pack("{s:s}", "run", "r-drive"), &rc);
+    assert_int_equal(rc, ORCS_OK);
     assert_int_equal(s_int(usage, "requests"), 200);
     json_decref(usage);
     fixture_stop(&f);
@@ -763,14 +769,7 @@ test_model_reconnects_after_the_server_restarts(void **state)
                 (const char *[]){"--port", arg, "--delay-ms", "200", NULL});
             assert_int_equal(server.port, port);
         }
-        orcs_status rc;
-        json_t *outcome = fixture_ask(
-            &f, "driver", "drive",
-            json_pack("{s:i, s:s}", "n", 20, "provider", "default"), &rc);
-        assert_int_equal(rc, ORCS_OK);
-        assert_int_equal(s_int(outcome, "ok"), 20);
-        assert_int_equal(s_int(outcome, "failed"), 0);
-        json_decref(outcome);
+        s_drive_all_ok(&f, 20, "default");
         json_t *stats = s_stats(&f);
         assert_int_equal(s_int(stats, "in_flight"), 0);
         json_t *connections = json_object_get(stats, "connections");
@@ -954,14 +953,7 @@ test_model_rpm_limit_queues_not_fails(void **state)
                 " \"model\": \"m\", \"rpm\": 1200, \"burst\": 1}}",
                 server.port),
         ORCS_OK);
-    orcs_status rc;
-    json_t *outcome = fixture_ask(
-        &f, "driver", "drive",
-        json_pack("{s:i, s:s}", "n", 6, "provider", "default"), &rc);
-    assert_int_equal(rc, ORCS_OK);
-    assert_int_equal(s_int(outcome, "ok"), 6);
-    assert_int_equal(s_int(outcome, "failed"), 0);
-    json_decref(outcome);
+    s_drive_all_ok(&f, 6, "default");
     json_t *stats = s_stats(&f);
     assert_true(s_int(stats, "rate_limited") >= 1);
     assert_int_equal(json_object_size(json_object_get(stats, "errors")), 0);
