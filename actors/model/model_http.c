@@ -54,14 +54,18 @@ struct orcs__model_transfer_t {
 // two epoll_ctl calls per request, a removed socket stays in the set,
 // parked: taken back with the same interest, it costs nothing; an event on
 // it while parked (the server closed it) takes it out of the set then.
-// Every socket curl opens and closes goes through s_on_open and s_on_close,
-// so a number reused for a new socket never inherits a registration.
+// Only connections are parked: they are opened and closed through
+// s_on_open and s_on_close, so a number reused for a new socket never
+// inherits a registration. Other descriptors curl watches (the threaded
+// resolver's socket pair) are opened and closed inside curl and are
+// removed from the set at once, as before.
 
-#define S_WATCH_IN     0x1u // EPOLLIN asked
-#define S_WATCH_OUT    0x2u // EPOLLOUT asked
-#define S_WATCH_ADDED  0x4u // in the epoll set
-#define S_WATCH_PARKED 0x8u // in the set, curl does not want it
-#define S_WATCH_SHARD  8    // shard index, from this bit
+#define S_WATCH_IN     0x01u // EPOLLIN asked
+#define S_WATCH_OUT    0x02u // EPOLLOUT asked
+#define S_WATCH_ADDED  0x04u // in the epoll set
+#define S_WATCH_PARKED 0x08u // in the set, curl does not want it
+#define S_WATCH_OURS   0x10u // a connection opened through s_on_open
+#define S_WATCH_SHARD  8     // shard index, from this bit
 
 // The registration of fd, grown to fit; NULL when fd is negative.
 static uint32_t *
@@ -82,14 +86,16 @@ s_watched(orcs__model_t *self, curl_socket_t fd)
     return &self->watched[fd];
 }
 
+// Takes fd out of the epoll set; keeps only what keep says of it.
 static void
-s_unwatch(orcs__model_t *self, curl_socket_t fd)
+s_unwatch(orcs__model_t *self, curl_socket_t fd, uint32_t keep)
 {
     uint32_t *watch = s_watched(self, fd);
-    if (watch && (*watch & S_WATCH_ADDED))
+    if (!watch)
+        return;
+    if (*watch & S_WATCH_ADDED)
         epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-    if (watch)
-        *watch = 0;
+    *watch &= keep;
 }
 
 // ---------------------------------------------------------------------------
@@ -105,7 +111,7 @@ s_on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
     if (fd < 0)
         return CURL_SOCKET_BAD;
     uint32_t *watch = s_watched(self, fd);
-    *watch = 0; // a new socket: whatever had this number is gone
+    *watch = S_WATCH_OURS; // a new socket: what had this number is gone
     self->sockets_opened++;
     return fd;
 }
@@ -114,7 +120,7 @@ static int
 s_on_close(void *arg, curl_socket_t fd)
 {
     orcs__model_t *self = arg;
-    s_unwatch(self, fd);
+    s_unwatch(self, fd, 0);
     self->sockets_closed++;
     return close(fd);
 }
@@ -130,16 +136,20 @@ s_on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
     if (!watch)
         return 0;
     if (what == CURL_POLL_REMOVE) {
-        if (*watch & S_WATCH_ADDED)
+        if ((*watch & S_WATCH_OURS) && (*watch & S_WATCH_ADDED))
             *watch |= S_WATCH_PARKED;
+        else
+            s_unwatch(self, fd, 0);
         curl_multi_assign(shard->multi, fd, NULL);
         return 0;
     }
+    uint32_t ours = *watch & S_WATCH_OURS;
     uint32_t index = (uint32_t) (shard - self->shards);
     uint32_t want = (what & CURL_POLL_IN ? S_WATCH_IN : 0)
                     | (what & CURL_POLL_OUT ? S_WATCH_OUT : 0) | S_WATCH_ADDED
                     | index << S_WATCH_SHARD;
-    if ((*watch & ~S_WATCH_PARKED) != want) {
+    // Only our own connections skip a call that would change nothing.
+    if (!ours || (*watch & ~(S_WATCH_PARKED | S_WATCH_OURS)) != want) {
         struct epoll_event event = {0};
         event.data.u64 = (uint64_t) index << 32 | (uint32_t) fd;
         if (what & CURL_POLL_IN)
@@ -156,7 +166,7 @@ s_on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
             }
         }
     }
-    *watch = want;
+    *watch = want | ours;
     curl_multi_assign(shard->multi, fd, shard);
     return 0;
 }
@@ -426,7 +436,7 @@ s_on_epoll(orcs_actor_t *actor, void *state, int fd, short events, void *arg)
         unsigned shard = (unsigned) (data >> 32);
         uint32_t *watch = s_watched(self, (curl_socket_t) (uint32_t) data);
         if (watch && (*watch & S_WATCH_PARKED)) { // curl does not want it
-            s_unwatch(self, (curl_socket_t) (uint32_t) data);
+            s_unwatch(self, (curl_socket_t) (uint32_t) data, S_WATCH_OURS);
             continue;
         }
         if (shard < ORCS__MODEL_SHARDS)

@@ -790,6 +790,29 @@ test_model_reconnects_after_the_server_restarts(void **state)
     s_server_stop(&server);
 }
 
+// A host name goes through curl's threaded resolver, whose socket pair
+// curl watches through the same epoll set as the connections but opens
+// and closes itself (such sockets are never parked). Chats by name work,
+// round after round over kept-alive connections.
+static void
+test_model_resolves_a_host_name(void **state)
+{
+    (void) state;
+    s_server_t server;
+    s_server_start(&server, (const char *[]){"--delay-ms", "50", NULL});
+    fixture_t f;
+    assert_int_equal(
+        s_start(&f, NULL,
+                "{\"default\": {\"base_url\": \"http://localhost:%d/v1\","
+                " \"model\": \"m\"}}",
+                server.port),
+        ORCS_OK);
+    for (int round = 0; round < 3; round++)
+        s_drive_all_ok(&f, 40, "default");
+    fixture_stop(&f);
+    s_server_stop(&server);
+}
+
 static void
 test_model_stops_with_calls_in_flight(void **state)
 {
@@ -1419,6 +1442,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_model_slow_answer_times_out),
         cmocka_unit_test(test_model_answers_200_concurrent_chats),
         cmocka_unit_test(test_model_reconnects_after_the_server_restarts),
+        cmocka_unit_test(test_model_resolves_a_host_name),
         cmocka_unit_test(test_model_stops_with_calls_in_flight),
         cmocka_unit_test(test_model_sums_usage_and_cost_per_run),
         cmocka_unit_test(test_model_budget_exceeded_is_denied),
