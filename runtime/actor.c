@@ -654,6 +654,13 @@ orcs_actor_publish(orcs_actor_t *self, const char *topic, json_t **body_p)
     return s_publish(self, topic, "event", body_p);
 }
 
+bool
+orcs_actor_heard(const orcs_actor_t *self, const char *topic)
+{
+    orcs_assert(self && topic);
+    return orcs__node_has_subscriber(self->node, topic);
+}
+
 orcs_status
 orcs_actor_subscribe(orcs_actor_t *self, const char *prefix)
 {

@@ -70,6 +70,16 @@ static void s_call(s_agent_t *self, s_run_t *run, size_t index);
 // ---------------------------------------------------------------------------
 // Runs
 
+// Whether anyone listens to the run's event (else its body is not built).
+static bool
+s_heard(s_agent_t *self, s_run_t *run, const char *event)
+{
+    char topic[ORCS_MSG_TOPIC_MAX + 1];
+    int n = snprintf(topic, sizeof topic, "run.%s.%s", run->id, event);
+    return n > 0 && (size_t) n < sizeof topic
+           && orcs_actor_heard(self->actor, topic);
+}
+
 static void
 s_publish(s_agent_t *self, s_run_t *run, const char *event, json_t *body)
 {
@@ -190,9 +200,10 @@ s_fail_run(
         self->runs_cancelled++;
     else
         self->runs_failed++;
-    s_publish(self, run, "agent.error",
-              json_pack("{s:s, s:s, s:i}", "error", error, "status",
-                        orcs_status_name(status), "steps", run->step));
+    if (s_heard(self, run, "agent.error"))
+        s_publish(self, run, "agent.error",
+                  json_pack("{s:s, s:s, s:i}", "error", error, "status",
+                            orcs_status_name(status), "steps", run->step));
     if (run->parent)
         s_sub_done(self, run, false, NULL, error);
     else
@@ -205,9 +216,11 @@ static void
 s_complete(s_agent_t *self, s_run_t *run, json_t *output)
 {
     self->runs_done++;
-    s_publish(self, run, "agent.output",
-              json_pack("{s:O, s:i, s:o, s:f}", "output", output, "steps",
-                        run->step, "usage", s_usage(run), "cost", run->cost));
+    if (s_heard(self, run, "agent.output"))
+        s_publish(self, run, "agent.output",
+                  json_pack("{s:O, s:i, s:o, s:f}", "output", output, "steps",
+                            run->step, "usage", s_usage(run), "cost",
+                            run->cost));
     if (run->parent)
         s_sub_done(self, run, true, output, NULL);
     else {
@@ -536,8 +549,9 @@ orcs__agent_run_start(s_agent_t *self,
     run->parent_index = parent_index;
     if (request_p && *request_p)
         run->reply_to = orcs_reply_to_new(*request_p); // NULL for a send
-    s_publish(self, run, "agent.started",
-              json_pack("{s:O}", "input", (json_t *) input));
+    if (s_heard(self, run, "agent.started"))
+        s_publish(self, run, "agent.started",
+                  json_pack("{s:O}", "input", (json_t *) input));
     char reason[S_ERROR_MAX] = "";
     orcs_guard_ctx_t ctx = {ORCS_GUARD_INPUT, def->name, run->id, input};
     if (!orcs__agent_guard(self->node, &ctx, reason, sizeof reason)) {
@@ -655,9 +669,10 @@ s_clarify(s_agent_t *self, s_run_t *run, size_t index, const json_t *args)
         return;
     }
     json_array_append_new(run->asking, json_integer((json_int_t) index));
-    s_publish(self, run, "agent.clarify",
-              json_pack("{s:s, s:s, s:s}", "node", run->node, "key", run->key,
-                        "question", question));
+    if (s_heard(self, run, "agent.clarify"))
+        s_publish(self, run, "agent.clarify",
+                  json_pack("{s:s, s:s, s:s}", "node", run->node, "key",
+                            run->key, "question", question));
     if (!run->from[0])
         return;
     orcs_msg_t *msg = orcs_msg_new("run.clarify");
@@ -991,11 +1006,12 @@ s_on_model(s_agent_t *self, s_run_t *run, orcs_msg_t *msg)
         return;
     }
     json_array_append(run->history, message);
-    s_publish(self, run, "agent.step",
-              json_pack("{s:i, s:I, s:O, s:f}", "step", run->step, "tool_calls",
-                        (json_int_t) json_array_size(calls), "usage",
-                        usage ? usage : json_null(), "cost",
-                        json_number_value(json_object_get(body, "cost"))));
+    if (s_heard(self, run, "agent.step"))
+        s_publish(self, run, "agent.step",
+                  json_pack("{s:i, s:I, s:O, s:f}", "step", run->step,
+                            "tool_calls", (json_int_t) json_array_size(calls),
+                            "usage", usage ? usage : json_null(), "cost",
+                            json_number_value(json_object_get(body, "cost"))));
     if (json_array_size(calls) == 0 && json_array_size(run->queued) > 0
         && run->step < run->max_steps) {
         // New input arrived while the model answered: it has the last word.

@@ -61,6 +61,15 @@ s_run_destroy(void **item)
     *item = NULL;
 }
 
+bool
+orcs__model_heard(orcs__model_t *self, const char *run, const char *event)
+{
+    char topic[ORCS_MSG_TOPIC_MAX + 1];
+    int n = snprintf(topic, sizeof topic, "run.%s.%s", run, event);
+    return run[0] && n > 0 && (size_t) n < sizeof topic
+           && orcs_actor_heard(self->actor, topic);
+}
+
 void
 orcs__model_publish(orcs__model_t *self,
                     const char *run,
@@ -405,7 +414,7 @@ s_chat_fake(orcs__model_t *self,
     s_set(body, "provider", json_string(provider->name));
     s_set(body, "attempts", json_integer(1));
     s_set(body, "ms", json_integer(0));
-    if (run_id[0] && provider->events)
+    if (provider->events && orcs__model_heard(self, run_id, "model.finished"))
         orcs__model_publish(
             self, run_id, "model.finished",
             json_pack("{s:s, s:I, s:{s:i, s:i, s:i}, s:f, s:i, s:i}", "session",

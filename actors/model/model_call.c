@@ -175,10 +175,13 @@ s_messages(const orcs__model_call_t *call)
     return slice;
 }
 
+// Whether event is to be published for call: its provider publishes and
+// someone listens (else its body is not even built).
 static bool
-s_events(const orcs__model_call_t *call)
+s_events(orcs__model_t *self, const orcs__model_call_t *call, const char *event)
 {
-    return call->route->targets[call->target].provider->events;
+    return call->route->targets[call->target].provider->events
+           && orcs__model_heard(self, call->run, event);
 }
 
 static const char *
@@ -355,7 +358,7 @@ s_succeed(orcs__model_t *self, orcs__model_call_t *call, json_t *answer)
         orcs__model_call_destroy(self, &call);
         return rc;
     }
-    if (call->run[0] && s_events(call))
+    if (s_events(self, call, "model.finished"))
         orcs__model_publish(
             self, call->run, "model.finished",
             json_pack("{s:s, s:I, s:{s:I, s:I, s:I}, s:f, s:I, s:i}", "session",
@@ -409,7 +412,7 @@ s_fail(orcs__model_t *self,
     orcs_log_info("model", "call failed session=%s status=%s attempts=%d",
                   call->session_id, orcs_status_name(result->status),
                   call->attempts);
-    if (call->run[0] && s_events(call))
+    if (s_events(self, call, "model.failed"))
         orcs__model_publish(self, call->run, "model.failed",
                             json_pack("{s:s, s:I, s:s, s:s, s:i}", "session",
                                       call->session_id, "step", call->step,
@@ -602,7 +605,7 @@ orcs__model_call_done(orcs__model_t *self,
         int wait_ms =
             s_backoff_ms(self, provider, call->attempt, result->retry_after_ms);
         self->retries++;
-        if (call->run[0] && s_events(call))
+        if (s_events(self, call, "model.retry"))
             orcs__model_publish(self, call->run, "model.retry",
                                 json_pack("{s:s, s:I, s:i, s:s, s:i}",
                                           "session", call->session_id, "step",
@@ -700,7 +703,7 @@ orcs__model_call_start(orcs__model_t *self, orcs__model_call_t *call)
         self->calls->prev = call;
     self->calls = call;
     self->in_flight++;
-    if (call->run[0] && s_events(call)) {
+    if (s_events(self, call, "model.started")) {
         orcs__model_target_t *target = &call->route->targets[0];
         orcs__model_publish(self, call->run, "model.started",
                             json_pack("{s:s, s:I, s:s, s:s}", "session",

@@ -93,11 +93,12 @@ s_finish(orcs__call_t *call, json_t *body, bool ok, bool cached)
         (json_int_t) ((orcs_clock_mono_us() - call->received_us) / 1000);
     json_object_set_new(body, "attempts", json_integer(call->attempts));
     json_object_set_new(body, "ms", json_integer(ms));
-    orcs__toolexec_event(owner, call->run, "tool.finished",
-                         json_pack("{s:s, s:s, s:b, s:I, s:b, s:i}", "call_id",
-                                   call->call_id, "tool", call->tool_name, "ok",
-                                   ok, "ms", ms, "cached", cached, "attempts",
-                                   call->attempts));
+    if (orcs__toolexec_heard(owner, call->run, "tool.finished"))
+        orcs__toolexec_event(
+            owner, call->run, "tool.finished",
+            json_pack("{s:s, s:s, s:b, s:I, s:b, s:i}", "call_id",
+                      call->call_id, "tool", call->tool_name, "ok", ok, "ms",
+                      ms, "cached", cached, "attempts", call->attempts));
     orcs_msg_t *reply = orcs_msg_new(orcs_msg_type(call->request));
     orcs_msg_set_body(reply, &body);
     orcs_status rc = orcs_actor_reply(owner->actor, call->request, &reply);
@@ -729,10 +730,11 @@ orcs__call_begin(orcs__call_t *call)
     orcs__toolexec_t *owner = call->owner;
     char err[S_ERR_MAX];
     owner->stats.calls++;
-    orcs__toolexec_event(owner, call->run, "tool.started",
-                         json_pack("{s:s, s:s, s:I}", "call_id", call->call_id,
-                                   "tool", call->tool_name, "step",
-                                   call->step));
+    if (orcs__toolexec_heard(owner, call->run, "tool.started"))
+        orcs__toolexec_event(owner, call->run, "tool.started",
+                             json_pack("{s:s, s:s, s:I}", "call_id",
+                                       call->call_id, "tool", call->tool_name,
+                                       "step", call->step));
     call->set = orcs_tools_acquire(owner->tools);
     call->tool = orcs_toolset_find(call->set, call->tool_name);
     if (!call->tool) {

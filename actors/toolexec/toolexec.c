@@ -119,6 +119,15 @@ orcs__toolexec_release(orcs__toolexec_t *self, orcs__call_t *call)
     }
 }
 
+bool
+orcs__toolexec_heard(orcs__toolexec_t *self, const char *run, const char *name)
+{
+    char topic[ORCS_MSG_TOPIC_MAX + 1];
+    int n = snprintf(topic, sizeof topic, "run.%s.%s", run, name);
+    return run[0] && n > 0 && (size_t) n < sizeof topic
+           && orcs_actor_heard(self->actor, topic);
+}
+
 void
 orcs__toolexec_event(orcs__toolexec_t *self,
                      const char *run,

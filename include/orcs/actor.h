@@ -165,6 +165,12 @@ ORCS_EXPORT orcs_status orcs_actor_publish(orcs_actor_t *self,
                                            const char *topic,
                                            json_t **body_p);
 
+// Whether anyone on the node subscribes to a prefix of topic, so that a
+// publish would deliver it (publish drops what nobody hears). Lets an actor
+// skip building an event nobody will read. Lock-free when nothing is
+// subscribed.
+ORCS_EXPORT bool orcs_actor_heard(const orcs_actor_t *self, const char *topic);
+
 // Subscribes to events whose topic starts with prefix ("" = all). Events
 // arrive in receive as kind ORCS_MSG_EVENT. Returns ORCS_OK.
 ORCS_EXPORT orcs_status orcs_actor_subscribe(orcs_actor_t *self,
