@@ -97,6 +97,42 @@ orcs__model_route_release(orcs__model_route_t **route_p)
     free(route);
 }
 
+// The shared copy of tools (json_dumps gives the same text for the same
+// tools, as the agent sends them); NULL when they cannot be written.
+static orcs__model_tools_t *
+s_tools_share(orcs__model_t *self, json_t *tools)
+{
+    char *text = json_dumps(tools, JSON_COMPACT);
+    if (!text)
+        return NULL;
+    orcs__model_tools_t *shared = zhashx_lookup(self->tools, text);
+    if (shared) {
+        free(text);
+        shared->refs++;
+        return shared;
+    }
+    shared = orcs_calloc(1, sizeof *shared);
+    shared->text = text;
+    shared->tools = json_incref(tools);
+    shared->refs = 1;
+    shared->table = self->tools;
+    zhashx_insert(self->tools, text, shared);
+    return shared;
+}
+
+static void
+s_tools_release(orcs__model_tools_t **shared_p)
+{
+    orcs__model_tools_t *shared = *shared_p;
+    *shared_p = NULL;
+    if (!shared || --shared->refs > 0)
+        return;
+    zhashx_delete(shared->table, shared->text);
+    json_decref(shared->tools);
+    free(shared->text);
+    free(shared);
+}
+
 static void
 s_session_destroy(void **item)
 {
@@ -105,8 +141,8 @@ s_session_destroy(void **item)
         return;
     json_decref(session->messages);
     json_decref(session->tools);
+    s_tools_release(&session->shared);
     free(session->sent);
-    free(session->tools_json);
     json_decref(session->options);
     orcs__model_route_release(&session->route);
     free(session->id);
@@ -323,9 +359,11 @@ s_setup(orcs__model_t *self,
     session->id = orcs_strdup(id);
     session->run = orcs_strdup(run);
     session->messages = messages ? json_incref(messages) : json_array();
-    session->tools = json_is_array(tools) && json_array_size(tools)
-                         ? json_incref(tools)
-                         : NULL;
+    if (json_is_array(tools) && json_array_size(tools)) {
+        session->shared = s_tools_share(self, tools);
+        session->tools =
+            json_incref(session->shared ? session->shared->tools : tools);
+    }
     session->options = json_is_object(options) ? json_incref(options) : NULL;
     session->stream = stream ? json_is_true(stream) : -1;
     session->route = route;
@@ -595,8 +633,8 @@ s_stats(orcs__model_t *self, orcs_msg_t *request)
                                 json_integer((json_int_t) self->errors[i]));
     return orcs__model_reply(
         self, request,
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:{s:I, "
-                  "s:I}}",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, "
+                  "s:{s:I, s:I}}",
                   "requests", (json_int_t) self->requests, "attempts",
                   (json_int_t) self->attempts, "retries",
                   (json_int_t) self->retries, "fallbacks",
@@ -605,7 +643,8 @@ s_stats(orcs__model_t *self, orcs_msg_t *request)
                   "in_flight", (json_int_t) self->in_flight, "sessions",
                   (json_int_t) zhashx_size(self->sessions), "runs",
                   (json_int_t) zhashx_size(self->runs), "providers",
-                  (json_int_t) zhashx_size(self->providers), "connections",
+                  (json_int_t) zhashx_size(self->providers), "tool_lists",
+                  (json_int_t) zhashx_size(self->tools), "connections",
                   "opened", (json_int_t) self->sockets_opened, "closed",
                   (json_int_t) self->sockets_closed));
 }
@@ -740,6 +779,9 @@ s_init(orcs_actor_t *actor, const json_t *config, void **state_p)
     zhashx_set_destructor(self->providers, orcs__model_provider_destroy);
     self->sessions = zhashx_new();
     zhashx_set_destructor(self->sessions, s_session_destroy);
+    self->tools = zhashx_new(); // keys are the entries' own text
+    zhashx_set_key_duplicator(self->tools, NULL);
+    zhashx_set_key_destructor(self->tools, NULL);
     self->runs = zhashx_new();
     zhashx_set_destructor(self->runs, s_run_destroy);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -785,7 +827,8 @@ s_terminate(orcs_actor_t *actor, void *state, orcs_status reason)
         orcs__model_call_destroy(self, &call);
     }
     orcs__model_http_close(self);
-    zhashx_destroy(&self->sessions);
+    zhashx_destroy(&self->sessions); // releases the shared tools
+    zhashx_destroy(&self->tools);
     zhashx_destroy(&self->runs);
     zhashx_destroy(&self->providers);
     curl_global_cleanup();

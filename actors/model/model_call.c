@@ -213,8 +213,7 @@ s_build_body_sent(orcs__model_t *self, orcs__model_call_t *call)
         || session->tools != call->tools
         || !orcs__model_session_encode(session, call->count))
         return false;
-    if (call->tools && !session->tools_json
-        && !(session->tools_json = json_dumps(call->tools, JSON_COMPACT)))
+    if (call->tools && !session->shared)
         return false;
     // The rest of the request ("model", options, "stream"), as usual.
     json_t *request =
@@ -227,15 +226,16 @@ s_build_body_sent(orcs__model_t *self, orcs__model_call_t *call)
     if (!rest)
         return false;
     size_t rest_len = strlen(rest); // "{...}"
-    size_t tools_len = call->tools ? strlen(session->tools_json) : 0;
+    const char *tools_text = call->tools ? session->shared->text : "";
+    size_t tools_len = strlen(tools_text);
     size_t size = 14 + session->sent_len + 1 + (tools_len ? 9 + tools_len : 0)
                   + rest_len + 1;
     char *body = orcs_malloc(size);
-    int n = snprintf(
-        body, size, "{\"messages\":[%s]%s%s%s%.*s}",
-        session->sent ? session->sent : "", tools_len ? ",\"tools\":" : "",
-        tools_len ? session->tools_json : "", rest_len > 2 ? "," : "",
-        rest_len > 2 ? (int) (rest_len - 2) : 0, rest + 1);
+    int n = snprintf(body, size, "{\"messages\":[%s]%s%s%s%.*s}",
+                     session->sent ? session->sent : "",
+                     tools_len ? ",\"tools\":" : "", tools_text,
+                     rest_len > 2 ? "," : "",
+                     rest_len > 2 ? (int) (rest_len - 2) : 0, rest + 1);
     free(rest);
     orcs_assert(n > 0 && (size_t) n < size);
     call->body = body;

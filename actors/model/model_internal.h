@@ -128,6 +128,15 @@ typedef struct {
     int64_t used_us;              // last activity (monotonic)
 } orcs__model_run_t;
 
+// A tools list as sessions share it: the runs of one agent offer the same
+// tools, and 10,000 sessions hold one copy of them, not 10,000.
+typedef struct {
+    char *text;      // the tools as request JSON (the key it is found by)
+    json_t *tools;   // the tools
+    size_t refs;     // sessions that use it
+    zhashx_t *table; // the table it is in (the actor's `tools`)
+} orcs__model_tools_t;
+
 // A conversation whose history lives here (docs/agents.md).
 typedef struct {
     char *id;                    // session id
@@ -142,11 +151,11 @@ typedef struct {
     orcs__model_call_t *pending; // a call in flight on it, or NULL
     // The history as request JSON, kept so that a turn writes out only
     // its new messages: messages[0, sent_count) joined by commas.
-    char *sent;        // NULL until the first request
-    size_t sent_len;   // bytes in sent
-    size_t sent_alloc; // allocated for sent
-    size_t sent_count; // messages in sent
-    char *tools_json;  // tools as JSON, once written; or NULL
+    char *sent;                  // NULL until the first request
+    size_t sent_len;             // bytes in sent
+    size_t sent_alloc;           // allocated for sent
+    size_t sent_count;           // messages in sent
+    orcs__model_tools_t *shared; // tools (shared with like sessions), or NULL
 } orcs__model_session_t;
 
 // Writes what messages[0, count) of the session add to sent; false when
@@ -205,6 +214,7 @@ struct orcs__model_t {
     orcs_actor_t *actor;       // this actor
     zhashx_t *providers;       // name -> orcs__model_provider_t
     zhashx_t *sessions;        // id -> orcs__model_session_t
+    zhashx_t *tools;           // text -> orcs__model_tools_t (shared tools)
     zhashx_t *runs;            // run id -> orcs__model_run_t
     char *config_dir;          // resolves relative cassette and key paths
     int64_t session_idle_us;   // sessions idle longer are dropped

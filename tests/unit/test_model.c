@@ -388,6 +388,66 @@ test_model_answers_plain_and_keeps_history(void **state)
     s_rmdir(dir);
 }
 
+// Sessions offering the same tools share one copy of them, and every
+// request still carries them.
+static void
+test_model_sessions_share_tools(void **state)
+{
+    (void) state;
+    char dir[64], log[128];
+    s_mkdir(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/requests.log", dir);
+    s_server_t server;
+    s_server_start(&server, (const char *[]){"--log", log, NULL});
+    fixture_t f;
+    assert_int_equal(s_start(&f, NULL,
+                             "{\"default\": {\"base_url\": "
+                             "\"http://127.0.0.1:%d/v1\", \"model\": \"m1\"}}",
+                             server.port),
+                     ORCS_OK);
+    const char *names[] = {"add", "add", "add", "mul"};
+    for (int i = 0; i < 4; i++) {
+        char session[16];
+        snprintf(session, sizeof session, "s%d", i);
+        orcs_status rc;
+        json_t *reply = s_chat(
+            &f,
+            json_pack("{s:s, s:s, s:{s:s, s:[{s:s, s:s}], s:[{s:s, s:{s:s, "
+                      "s:{s:s}}}]}}",
+                      "session", session, "run", "r-1", "setup", "provider",
+                      "default", "messages", "role", "user", "content", "hi",
+                      "tools", "type", "function", "function", "name", names[i],
+                      "parameters", "type", "object"),
+            &rc);
+        assert_int_equal(rc, ORCS_OK);
+        json_decref(reply);
+    }
+    json_t *stats = s_stats(&f);
+    assert_int_equal(s_int(stats, "sessions"), 4);
+    assert_int_equal(s_int(stats, "tool_lists"), 2);
+    json_decref(stats);
+    for (int i = 0; i < 4; i++) {
+        char session[16];
+        snprintf(session, sizeof session, "s%d", i);
+        fixture_send(&f, "gw", "model.close",
+                     json_pack("{s:s}", "session", session));
+    }
+    stats = s_stats(&f); // after the closes: the mailbox keeps order
+    assert_int_equal(s_int(stats, "sessions"), 0);
+    assert_int_equal(s_int(stats, "tool_lists"), 0);
+    json_decref(stats);
+    fixture_stop(&f);
+    s_server_stop(&server);
+    json_t *bodies = s_logged_bodies(log);
+    assert_int_equal(json_array_size(bodies), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(
+            s_str(json_array_get(bodies, i), "tools.0.function.name"),
+            names[i]);
+    json_decref(bodies);
+    s_rmdir(dir);
+}
+
 static void
 test_model_answers_streamed(void **state)
 {
@@ -1432,6 +1492,7 @@ main(int argc, char **argv)
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_answers_plain_and_keeps_history),
+        cmocka_unit_test(test_model_sessions_share_tools),
         cmocka_unit_test(test_model_answers_streamed),
         cmocka_unit_test(test_model_answers_parallel_tool_calls),
         cmocka_unit_test(test_model_retries_429_then_succeeds),
