@@ -220,7 +220,7 @@ s_server(const char *dir, int *port_p)
         dup2(out[1], 1);
         close(out[0]);
         execl(program, "fake_openai", "--port", "0", "--cassette", cassette,
-              "--delay-ms", delay, (char *) NULL);
+              "--delay-ms", delay, "--epoll", (char *) NULL);
         fprintf(stderr, "bench: cannot run %s\n", program);
         _exit(127);
     }

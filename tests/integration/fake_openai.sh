@@ -169,6 +169,20 @@ done
 [ $ms -ge 390 ] && [ $ms -lt 2500 ] || fail "8 delayed answers took $ms ms"
 stop
 
+# --epoll serves the same answers, delayed ones too, from an epoll loop.
+start --epoll --delay-ms 100
+pids=
+for i in 1 2 3 4; do
+    curl -s -m 10 -d '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
+        -H 'Content-Type: application/json' "$URL" >"$DIR/epoll$i" &
+    pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+for i in 1 2 3 4; do
+    grep -q '"content":"ok"' "$DIR/epoll$i" || fail "--epoll answer $i"
+done
+stop
+
 # A bad cassette is refused with path:line.
 echo '{"match":{"bogus":1},"response":{}}' >"$DIR/bad.jsonl"
 "$FAKE" --port 0 --cassette "$DIR/bad.jsonl" 2>"$DIR/err" && fail "bad cassette"
