@@ -169,6 +169,18 @@ orcs_msg_topic(const orcs_msg_t *self)
     return self->env.topic;
 }
 
+bool
+orcs_msg_run_topic(char *topic, const char *run, const char *event)
+{
+    orcs_assert(topic && run && event);
+    int n = snprintf(topic, ORCS_MSG_TOPIC_MAX + 1, "run.%s.%s", run, event);
+    if (!run[0] || n < 0 || n > (int) ORCS_MSG_TOPIC_MAX) {
+        topic[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 int64_t
 orcs_msg_deadline_us(const orcs_msg_t *self)
 {

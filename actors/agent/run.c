@@ -75,8 +75,7 @@ static bool
 s_heard(s_agent_t *self, s_run_t *run, const char *event)
 {
     char topic[ORCS_MSG_TOPIC_MAX + 1];
-    int n = snprintf(topic, sizeof topic, "run.%s.%s", run->id, event);
-    return n > 0 && (size_t) n < sizeof topic
+    return orcs_msg_run_topic(topic, run->id, event)
            && orcs_actor_heard(self->actor, topic);
 }
 
@@ -84,7 +83,10 @@ static void
 s_publish(s_agent_t *self, s_run_t *run, const char *event, json_t *body)
 {
     char topic[ORCS_MSG_TOPIC_MAX + 1];
-    snprintf(topic, sizeof topic, "run.%s.%s", run->id, event);
+    if (!orcs_msg_run_topic(topic, run->id, event)) {
+        json_decref(body);
+        return;
+    }
     json_object_set_new(body, "agent", json_string(run->def->name));
     json_object_set_new(body, "session", json_string(run->session));
     if (run->node[0])

@@ -65,8 +65,7 @@ bool
 orcs__model_heard(orcs__model_t *self, const char *run, const char *event)
 {
     char topic[ORCS_MSG_TOPIC_MAX + 1];
-    int n = snprintf(topic, sizeof topic, "run.%s.%s", run, event);
-    return run[0] && n > 0 && (size_t) n < sizeof topic
+    return orcs_msg_run_topic(topic, run, event)
            && orcs_actor_heard(self->actor, topic);
 }
 
@@ -77,12 +76,9 @@ orcs__model_publish(orcs__model_t *self,
                     json_t *body)
 {
     char topic[ORCS_MSG_TOPIC_MAX + 1];
-    int n = snprintf(topic, sizeof topic, "run.%s.%s", run, event);
-    if (!run[0] || n < 0 || (size_t) n >= sizeof topic) {
-        json_decref(body);
-        return;
-    }
-    orcs_actor_publish(self->actor, topic, &body);
+    if (orcs_msg_run_topic(topic, run, event))
+        orcs_actor_publish(self->actor, topic, &body);
+    json_decref(body); // NULL once published
 }
 
 void

@@ -123,8 +123,7 @@ bool
 orcs__toolexec_heard(orcs__toolexec_t *self, const char *run, const char *name)
 {
     char topic[ORCS_MSG_TOPIC_MAX + 1];
-    int n = snprintf(topic, sizeof topic, "run.%s.%s", run, name);
-    return run[0] && n > 0 && (size_t) n < sizeof topic
+    return orcs_msg_run_topic(topic, run, name)
            && orcs_actor_heard(self->actor, topic);
 }
 
@@ -135,13 +134,9 @@ orcs__toolexec_event(orcs__toolexec_t *self,
                      json_t *body)
 {
     char topic[ORCS_MSG_TOPIC_MAX + 1];
-    int n = snprintf(topic, sizeof topic, "run.%s.%s", run, name);
-    if (!run[0] || n < 0 || (size_t) n >= sizeof topic) {
-        json_decref(body);
-        return;
-    }
-    orcs_actor_publish(self->actor, topic, &body);
-    json_decref(body);
+    if (orcs_msg_run_topic(topic, run, name))
+        orcs_actor_publish(self->actor, topic, &body);
+    json_decref(body); // NULL once published
 }
 
 // ---------------------------------------------------------------------------

@@ -63,6 +63,12 @@ ORCS_EXPORT const char *orcs_msg_to(const orcs_msg_t *self);
 ORCS_EXPORT uint64_t orcs_msg_correlation_id(const orcs_msg_t *self);
 ORCS_EXPORT const char *orcs_msg_run_id(const orcs_msg_t *self);
 ORCS_EXPORT const char *orcs_msg_topic(const orcs_msg_t *self);
+
+// Writes the topic of a run's event, "run.<run>.<event>", into topic
+// (ORCS_MSG_TOPIC_MAX + 1 bytes). Returns false, with topic "", when run
+// is "" (no run: nothing to publish) or the topic would be too long.
+ORCS_EXPORT bool
+orcs_msg_run_topic(char *topic, const char *run, const char *event);
 ORCS_EXPORT int64_t orcs_msg_deadline_us(const orcs_msg_t *self);
 ORCS_EXPORT uint32_t orcs_msg_flags(const orcs_msg_t *self);
 ORCS_EXPORT orcs_status orcs_msg_status(const orcs_msg_t *self);

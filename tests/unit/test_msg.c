@@ -45,6 +45,29 @@ test_msg_setters_refuse_oversized_fields(void **state)
 }
 
 static void
+test_msg_run_topic(void **state)
+{
+    (void) state;
+    char topic[ORCS_MSG_TOPIC_MAX + 1];
+    assert_true(orcs_msg_run_topic(topic, "r-42", "model.finished"));
+    assert_string_equal(topic, "run.r-42.model.finished");
+    // No run: no topic.
+    assert_false(orcs_msg_run_topic(topic, "", "model.finished"));
+    assert_string_equal(topic, "");
+    // One byte over the longest topic is refused, the longest is not.
+    char event[ORCS_MSG_TOPIC_MAX + 2];
+    size_t fits = ORCS_MSG_TOPIC_MAX - strlen("run.r.");
+    memset(event, 'e', fits);
+    event[fits] = '\0';
+    assert_true(orcs_msg_run_topic(topic, "r", event));
+    assert_int_equal(strlen(topic), ORCS_MSG_TOPIC_MAX);
+    event[fits] = 'e';
+    event[fits + 1] = '\0';
+    assert_false(orcs_msg_run_topic(topic, "r", event));
+    assert_string_equal(topic, "");
+}
+
+static void
 test_msg_header_round_trip(void **state)
 {
     (void) state;
@@ -488,6 +511,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msg_destroy_nulls_reference),
         cmocka_unit_test(test_msg_setters_refuse_oversized_fields),
+        cmocka_unit_test(test_msg_run_topic),
         cmocka_unit_test(test_msg_header_round_trip),
         cmocka_unit_test(test_msg_header_decode_rejects_garbage),
         cmocka_unit_test(test_msg_body_is_lazy_and_checked),
