@@ -292,6 +292,16 @@ s_write_file(const char *path, const char *text)
     fclose(file);
 }
 
+// Starts fake_openai logging every request to log, a file in the new
+// directory dir (remove it with s_rmdir).
+static void
+s_server_start_logged(s_server_t *server, char dir[64], char log[128])
+{
+    s_mkdir(dir, 64);
+    snprintf(log, 128, "%s/requests.log", dir);
+    s_server_start(server, (const char *[]){"--log", log, NULL});
+}
+
 // The request bodies the server logged (--log path), in order.
 static json_t *
 s_logged_bodies(const char *path)
@@ -335,10 +345,8 @@ test_model_answers_plain_and_keeps_history(void **state)
 {
     (void) state;
     char dir[64], log[128];
-    s_mkdir(dir, sizeof dir);
-    snprintf(log, sizeof log, "%s/requests.log", dir);
     s_server_t server;
-    s_server_start(&server, (const char *[]){"--log", log, NULL});
+    s_server_start_logged(&server, dir, log);
     fixture_t f;
     assert_int_equal(s_start(&f, NULL,
                              "{\"default\": {\"base_url\": "
@@ -395,10 +403,8 @@ test_model_sessions_share_tools(void **state)
 {
     (void) state;
     char dir[64], log[128];
-    s_mkdir(dir, sizeof dir);
-    snprintf(log, sizeof log, "%s/requests.log", dir);
     s_server_t server;
-    s_server_start(&server, (const char *[]){"--log", log, NULL});
+    s_server_start_logged(&server, dir, log);
     fixture_t f;
     assert_int_equal(s_start(&f, NULL,
                              "{\"default\": {\"base_url\": "
@@ -573,10 +579,8 @@ test_model_500s_exhaust_retries(void **state)
 {
     (void) state;
     char dir[64], log[128];
-    s_mkdir(dir, sizeof dir);
-    snprintf(log, sizeof log, "%s/requests.log", dir);
     s_server_t server;
-    s_server_start(&server, (const char *[]){"--log", log, NULL});
+    s_server_start_logged(&server, dir, log);
     fixture_t f;
     assert_int_equal(
         s_start(&f, NULL,
