@@ -20,8 +20,12 @@
 #include "actors/model/model_internal.h"
 #include "internal.h"
 
-#define S_EVENTS_MAX  64   // epoll events handled per wait
-#define S_IDLE_EASY   64   // easy handles kept for reuse
+#define S_EVENTS_MAX 64 // epoll events handled per wait
+// Easy handles kept for reuse (about 5.6 KB each). In a burst, answers
+// free handles a few batches before the next turns take them: a pool of
+// 64 overflowed, and curl_easy_cleanup plus curl_easy_init cost 3.5% of
+// the model thread in the agent_concurrency benchmark.
+#define S_IDLE_EASY   1024
 #define S_BUFFER_SIZE 1024 // curl's receive buffer per transfer (its minimum)
 #define S_CONNECTIONS 4096 // connection cap when the fd limit is high
 
@@ -307,8 +311,9 @@ s_transfer_free(orcs__model_t *self, orcs__model_transfer_t **transfer_p)
     }
     if (transfer->easy) {
         curl_multi_remove_handle(transfer->shard->multi, transfer->easy);
+        // No curl_easy_reset: s_set_options sets every option this file
+        // uses before each transfer, and the reset cost more than that.
         if (self->idle_count < S_IDLE_EASY && !self->closing) {
-            curl_easy_reset(transfer->easy);
             self->idle_easy[self->idle_count++] = transfer->easy;
         } else
             curl_easy_cleanup(transfer->easy);
