@@ -440,6 +440,24 @@ orcs__cassette_match(const orcs__cassette_t *self,
                      char *err,
                      size_t err_size)
 {
+    orcs_assert(answer_p);
+    const json_t *answer = NULL;
+    orcs_status rc = orcs__cassette_find(self, messages, &answer, NULL,
+                                         stream_p, delay_ms_p, err, err_size);
+    *answer_p = rc == ORCS_OK ? json_deep_copy(answer) : NULL;
+    return rc;
+}
+
+orcs_status
+orcs__cassette_find(const orcs__cassette_t *self,
+                    const json_t *messages,
+                    const json_t **answer_p,
+                    size_t *index_p,
+                    bool *stream_p,
+                    int *delay_ms_p,
+                    char *err,
+                    size_t err_size)
+{
     orcs_assert(self);
     orcs_assert(answer_p);
     *answer_p = NULL;
@@ -448,7 +466,9 @@ orcs__cassette_match(const orcs__cassette_t *self,
         const s_exchange_t *ex = &self->exchanges[i];
         if (!s_holds(ex, messages, turn))
             continue;
-        *answer_p = json_deep_copy(ex->answer);
+        *answer_p = ex->answer;
+        if (index_p)
+            *index_p = i;
         if (stream_p)
             *stream_p = ex->stream;
         if (delay_ms_p)

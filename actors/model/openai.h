@@ -212,6 +212,19 @@ orcs_status orcs__cassette_match(const orcs__cassette_t *self,
                                  char *err,
                                  size_t err_size);
 
+// Like orcs__cassette_match, but lends the exchange's answer (it lives as
+// long as the cassette; do not change it) and sets *index_p (when not
+// NULL) to the exchange's place in the file, 0 for the first, so that a
+// caller can keep what it derives from an answer.
+orcs_status orcs__cassette_find(const orcs__cassette_t *self,
+                                const json_t *messages,
+                                const json_t **answer_p,
+                                size_t *index_p,
+                                bool *stream_p,
+                                int *delay_ms_p,
+                                char *err,
+                                size_t err_size);
+
 // The cassette line that replays answer for messages in record mode:
 // {"match": {"turn": N, "contains": first user message (up to 200
 // bytes)}, "response": {...}}. Caller owns the result.

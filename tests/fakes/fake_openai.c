@@ -59,6 +59,14 @@ typedef struct s_fault_t {
     long served;            // requests seen with it
 } s_fault_t;
 
+// A cassette exchange's answer as JSON text, made on its first use: a
+// plain answer is then written with one snprintf, without building and
+// dumping a JSON tree per request (load tests send thousands).
+typedef struct {
+    char *message; // the message
+    char *finish;  // finish_reason
+} s_rendered_t;
+
 typedef struct {
     struct MHD_Connection *connection; // suspended connection
     int64_t due_us;                    // when to resume it
@@ -76,6 +84,9 @@ typedef struct {
     bool stopping;              // the timer thread must exit
     s_fault_t *faults;          // per-model fault counters
     uint64_t requests;          // requests answered (for ids)
+    s_rendered_t *rendered;     // per cassette exchange (MHD's thread)
+    char *model_name;           // the last model answered for
+    char *model_json;           // model_name as a JSON string
 } s_server_t;
 
 typedef struct {
@@ -331,6 +342,67 @@ s_completion(const json_t *answer, uint64_t n)
     return s_json_response(doc);
 }
 
+// The same document as s_completion for cassette exchange index, from
+// its rendered text; usage from the exchange, else from messages.
+static struct MHD_Response *
+s_rendered_completion(s_server_t *self,
+                      size_t index,
+                      const json_t *answer,
+                      const char *model,
+                      const json_t *messages,
+                      uint64_t n)
+{
+    s_rendered_t *r = &self->rendered[index];
+    if (!r->message) {
+        r->message = json_dumps(json_object_get(answer, "message"),
+                                JSON_COMPACT | JSON_ENCODE_ANY);
+        r->finish = json_dumps(json_object_get(answer, "finish_reason"),
+                               JSON_COMPACT | JSON_ENCODE_ANY);
+    }
+    if (!self->model_name || strcmp(self->model_name, model) != 0) {
+        free(self->model_name);
+        free(self->model_json);
+        json_t *name = json_string(model);
+        self->model_name = orcs_strdup(model);
+        self->model_json = json_dumps(name, JSON_ENCODE_ANY);
+        json_decref(name);
+    }
+    const json_t *usage = json_object_get(answer, "usage");
+    json_int_t prompt, completion = 5, cached = 0, total;
+    if (json_is_object(usage)) {
+        prompt = json_integer_value(json_object_get(usage, "prompt_tokens"));
+        completion =
+            json_integer_value(json_object_get(usage, "completion_tokens"));
+        cached = json_integer_value(json_object_get(usage, "cached_tokens"));
+        total = json_integer_value(json_object_get(usage, "total_tokens"));
+    } else {
+        prompt = s_prompt_tokens(messages);
+        total = prompt + completion;
+    }
+    const char *format =
+        "{\"id\":\"chatcmpl-fake-%" PRIu64 "\",\"object\":\"chat.completion\","
+        "\"created\":%lld,\"model\":%s,\"choices\":[{\"index\":0,"
+        "\"message\":%s,\"finish_reason\":%s}],\"usage\":{"
+        "\"prompt_tokens\":%" JSON_INTEGER_FORMAT
+        ",\"completion_tokens\":%" JSON_INTEGER_FORMAT
+        ",\"total_tokens\":%" JSON_INTEGER_FORMAT
+        ",\"prompt_tokens_details\":{\"cached_tokens\":%" JSON_INTEGER_FORMAT
+        "}}}";
+    const char *message = r->message ? r->message : "null";
+    const char *finish = r->finish ? r->finish : "null";
+    const char *name = self->model_json ? self->model_json : "null";
+    long long created = (long long) time(NULL);
+    int size = snprintf(NULL, 0, format, n, created, name, message, finish,
+                        prompt, completion, total, cached);
+    char *body = orcs_malloc((size_t) size + 1);
+    snprintf(body, (size_t) size + 1, format, n, created, name, message, finish,
+             prompt, completion, total, cached);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        (size_t) size, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return resp;
+}
+
 // A request for a fault model: sets *resp_p (or leaves it NULL for a
 // normal answer) and may set *delay_ms_p.
 static void
@@ -403,21 +475,29 @@ s_answer(s_server_t *self, s_request_t *req, int *delay_ms_p)
     bool disconnect = !strcmp(model, "fault-disconnect");
     bool stream = json_is_true(json_object_get(request, "stream"));
     json_t *answer = NULL;
+    const json_t *found = NULL;
+    size_t index = 0;
     if (!resp && self->cassette) {
         char err[512];
         bool line_stream = false;
         int line_delay = 0;
-        if (orcs__cassette_match(self->cassette, messages, &answer,
-                                 &line_stream, &line_delay, err, sizeof err)
+        if (orcs__cassette_find(self->cassette, messages, &found, &index,
+                                &line_stream, &line_delay, err, sizeof err)
             != ORCS_OK)
             resp = s_error(req, 400, "invalid_request_error", "%s", err);
         stream = stream || line_stream;
         if (line_delay > 0)
             *delay_ms_p = line_delay;
-    } else if (!resp) {
-        answer = s_default_answer(self, request);
     }
-    if (!resp) {
+    if (!resp && found && !stream && !disconnect) {
+        pthread_mutex_lock(&self->lock);
+        uint64_t n = ++self->requests;
+        pthread_mutex_unlock(&self->lock);
+        req->status = 200;
+        resp = s_rendered_completion(self, index, found, model, messages, n);
+    } else if (!resp) {
+        answer =
+            found ? json_deep_copy(found) : s_default_answer(self, request);
         pthread_mutex_lock(&self->lock);
         uint64_t n = ++self->requests;
         pthread_mutex_unlock(&self->lock);
@@ -739,9 +819,13 @@ main(int argc, char **argv)
         fprintf(stderr, "fake_openai: %s\n", err);
         return 1;
     }
+    if (self.cassette)
+        self.rendered = orcs_calloc(orcs__cassette_size(self.cassette) + 1,
+                                    sizeof *self.rendered);
     if (self.opts.log_path && !(self.log = fopen(self.opts.log_path, "a"))) {
         fprintf(stderr, "fake_openai: %s: %s\n", self.opts.log_path,
                 strerror(errno));
+        free(self.rendered);
         orcs__cassette_destroy(&self.cassette);
         return 1;
     }
@@ -802,6 +886,14 @@ main(int argc, char **argv)
         self.faults = next;
     }
     free(self.timers);
+    for (size_t i = 0; self.cassette && i < orcs__cassette_size(self.cassette);
+         i++) {
+        free(self.rendered[i].message);
+        free(self.rendered[i].finish);
+    }
+    free(self.rendered);
+    free(self.model_name);
+    free(self.model_json);
     orcs__cassette_destroy(&self.cassette);
     if (self.log)
         fclose(self.log);

@@ -908,11 +908,37 @@ s_match(const orcs__cassette_t *cassette,
     json_t *answer = NULL;
     orcs_status rc = orcs__cassette_match(cassette, messages, &answer, stream,
                                           delay, err, err_size);
+    // orcs__cassette_find picks the same exchange and lends its answer.
+    const json_t *lent = NULL;
+    size_t index = SIZE_MAX;
+    assert_int_equal(orcs__cassette_find(cassette, messages, &lent, &index,
+                                         NULL, NULL, NULL, 0),
+                     rc);
     json_decref(messages);
     if (rc != expect)
         fail_msg("match: %s (%s)", orcs_status_name(rc), err);
     assert_true((rc == ORCS_OK) == (answer != NULL));
+    assert_true((rc == ORCS_OK) == (lent != NULL));
+    if (answer) {
+        assert_true(answer != lent); // the match is a copy
+        assert_true(json_equal(answer, lent));
+        assert_true(index < orcs__cassette_size(cassette));
+    }
     return answer;
+}
+
+// The place of the exchange that answers messages_text.
+static size_t
+s_find_index(const orcs__cassette_t *cassette, const char *messages_text)
+{
+    json_t *messages = s_json(messages_text);
+    const json_t *lent = NULL;
+    size_t index = SIZE_MAX;
+    assert_int_equal(orcs__cassette_find(cassette, messages, &lent, &index,
+                                         NULL, NULL, NULL, 0),
+                     ORCS_OK);
+    json_decref(messages);
+    return index;
 }
 
 static void
@@ -958,6 +984,11 @@ test_cassette_matches_contains_after_tool_turn(void **state)
     assert_int_equal(delay, 0);
     assert_string_equal(s_path_str(answer, "message.content"), "Sunny.");
     assert_int_equal(s_path_int(answer, "usage.total_tokens"), 4);
+    // Places count exchanges, not lines: the blank line is skipped.
+    assert_int_equal(s_find_index(cassette,
+                                  "[{\"role\":\"user\",\"content\":\"the "
+                                  "capital?\"}]"),
+                     2);
     json_decref(answer);
 
     // Same conversation but the last result is for "other": turn 2 and no
