@@ -6,16 +6,19 @@
     a poll(2) loop by default, an epoll loop with --epoll (load tests with
     thousands of connections; libmicrohttpd 0.9.75's epoll loop sometimes
     leaves requests unread when a couple of hundred connections arrive at
-    once, which tests must not see). A delayed answer suspends its connection
-   and a timer thread resumes it when it is due, so 10,000 waiting requests cost
-   10,000 sockets and no threads. Due times are rounded up to the next 5 ms, so
-    that one round of resumes wakes many connections: libmicrohttpd walks
-    its whole list of suspended connections in every round, and with one
-    round per request 10,000 waiting requests cost the server quadratic
-    time. Answers come from a replay cassette, or from a
-    built-in default; the request's "model" picks injected faults
-    (fault-429-N, fault-500-N, fault-disconnect, fault-malformed,
-    fault-shape, fault-slow-MS, fault-retry-after-date). Run with --help. */
+    once, which tests must not see). A delayed answer suspends its
+    connection and a timer thread resumes it when it is due, so 10,000
+    waiting requests cost 10,000 sockets and no threads. Due times are
+    rounded up to the next 5 ms, so that one round of resumes wakes many
+    connections: libmicrohttpd walks its whole list of suspended
+    connections in every round, and with one round per request 10,000
+    waiting requests cost the server quadratic time. Answers come from a
+    replay cassette (a plain answer is written from text made once per
+    exchange, so a load test's server spends its time on HTTP, not on
+    JSON), or from a built-in default; the request's "model" picks
+    injected faults (fault-429-N, fault-500-N, fault-disconnect,
+    fault-malformed, fault-shape, fault-slow-MS, fault-retry-after-date).
+    Run with --help. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
