@@ -140,7 +140,7 @@ cat >"$DIR/c.jsonl" <<'EOF'
 # a cassette
 {"match":{"contains":"weather","turn":1},"response":{"content":null,"tool_calls":[{"name":"get_weather","arguments":{"city":"Paris"}}]}}
 {"match":{"after_tool":"get_weather"},"response":{"content":"Sunny.","stream":true,"usage":{"prompt_tokens":7,"completion_tokens":2}}}
-{"match":{"contains":"slow"},"response":{"content":"late","delay_ms":400}}
+{"match":{"contains":"slow"},"response":{"content":"late","delay_ms":3000}}
 EOF
 start --cassette "$DIR/c.jsonl" --delay-ms 50
 post '{"model":"m","messages":[{"role":"user","content":"weather?"}]}'
@@ -154,19 +154,29 @@ expect 200 '"prompt_tokens":7'
 post '{"model":"m","messages":[{"role":"user","content":"unknown"}]}'
 expect 400 'no exchange in'
 expect 400 'c.jsonl'
+# Eight answers delayed 3 s each: served one after the other they would
+# take 24 s, past curl's 20 s limit; meanwhile a quick request is answered
+# while all eight still wait (an order, not a speed, is checked).
 start_s=$(date +%s%N)
 pids=
 for i in 1 2 3 4 5 6 7 8; do
-    curl -s -m 10 -d '{"model":"m","messages":[{"role":"user","content":"slow"}]}' \
+    curl -s -m 20 -d '{"model":"m","messages":[{"role":"user","content":"slow"}]}' \
         "$URL" >"$DIR/slow$i" &
     pids="$pids $!"
 done
+post '{"model":"m","messages":[{"role":"user","content":"weather?"}]}'
+expect 200 '"arguments":"{\"city\":\"Paris\"}"'
+waiting=0
+for i in 1 2 3 4 5 6 7 8; do
+    [ -s "$DIR/slow$i" ] || waiting=$((waiting + 1))
+done
+[ $waiting -eq 8 ] || fail "only $waiting of 8 delayed answers still waited"
 for p in $pids; do wait "$p"; done
 ms=$((($(date +%s%N) - start_s) / 1000000))
 for i in 1 2 3 4 5 6 7 8; do
     grep -q '"content":"late"' "$DIR/slow$i" || fail "slow answer $i"
 done
-[ $ms -ge 390 ] && [ $ms -lt 2500 ] || fail "8 delayed answers took $ms ms"
+[ $ms -ge 2990 ] || fail "8 answers delayed 3 s came after $ms ms"
 stop
 
 # --epoll serves the same answers, delayed ones too, from an epoll loop.
