@@ -895,6 +895,18 @@ static const char *s_cassette =
     "\"Paris.\",\"finish_reason\":\"stop\"}}\n"
     "{\"match\":{\"turn\":3},\"response\":{\"content\":\"third\"}}\n";
 
+// orcs__cassette_find for messages; *index_p is SIZE_MAX when it fails.
+static orcs_status
+s_find(const orcs__cassette_t *cassette,
+       const json_t *messages,
+       const json_t **lent_p,
+       size_t *index_p)
+{
+    *index_p = SIZE_MAX;
+    return orcs__cassette_find(cassette, messages, lent_p, index_p, NULL, NULL,
+                               NULL, 0);
+}
+
 static json_t *
 s_match(const orcs__cassette_t *cassette,
         const char *messages_text,
@@ -910,10 +922,8 @@ s_match(const orcs__cassette_t *cassette,
                                           delay, err, err_size);
     // orcs__cassette_find picks the same exchange and lends its answer.
     const json_t *lent = NULL;
-    size_t index = SIZE_MAX;
-    assert_int_equal(orcs__cassette_find(cassette, messages, &lent, &index,
-                                         NULL, NULL, NULL, 0),
-                     rc);
+    size_t index;
+    assert_int_equal(s_find(cassette, messages, &lent, &index), rc);
     json_decref(messages);
     if (rc != expect)
         fail_msg("match: %s (%s)", orcs_status_name(rc), err);
@@ -933,10 +943,8 @@ s_find_index(const orcs__cassette_t *cassette, const char *messages_text)
 {
     json_t *messages = s_json(messages_text);
     const json_t *lent = NULL;
-    size_t index = SIZE_MAX;
-    assert_int_equal(orcs__cassette_find(cassette, messages, &lent, &index,
-                                         NULL, NULL, NULL, 0),
-                     ORCS_OK);
+    size_t index;
+    assert_int_equal(s_find(cassette, messages, &lent, &index), ORCS_OK);
     json_decref(messages);
     return index;
 }
