@@ -312,7 +312,8 @@ s_transfer_free(orcs__model_t *self, orcs__model_transfer_t **transfer_p)
     if (transfer->easy) {
         curl_multi_remove_handle(transfer->shard->multi, transfer->easy);
         // No curl_easy_reset: s_set_options sets every option this file
-        // uses before each transfer, and the reset cost more than that.
+        // uses before each transfer, so restoring curl's defaults first
+        // only cost time (1.1% of the thread).
         if (self->idle_count < S_IDLE_EASY && !self->closing) {
             self->idle_easy[self->idle_count++] = transfer->easy;
         } else

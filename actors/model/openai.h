@@ -214,8 +214,9 @@ orcs_status orcs__cassette_match(const orcs__cassette_t *self,
 
 // Like orcs__cassette_match, but lends the exchange's answer (it lives as
 // long as the cassette; do not change it) and sets *index_p (when not
-// NULL) to the exchange's place in the file, 0 for the first, so that a
-// caller can keep what it derives from an answer.
+// NULL) to the exchange's place among the cassette's exchanges (0 for the
+// first; blank and comment lines do not count), so that a caller can keep
+// what it derives from an answer.
 orcs_status orcs__cassette_find(const orcs__cassette_t *self,
                                 const json_t *messages,
                                 const json_t **answer_p,
