@@ -670,20 +670,35 @@ orcs__rx_batch_close(orcs__rx_batch_t *rx)
     }
 }
 
+// The message of a batch frame whose length prefix starts at pos: its
+// bytes are [*start_p, *start_p + *length_p). False at a damaged length,
+// which ends the batch for splitting and counting alike.
+static bool
+s_batch_item(const uint8_t *data,
+             size_t size,
+             size_t pos,
+             size_t *start_p,
+             size_t *length_p)
+{
+    pb_istream_t in = pb_istream_from_buffer(data + pos, size - pos);
+    uint64_t length = 0;
+    if (!pb_decode_varint(&in, &length) || length == 0
+        || length > in.bytes_left)
+        return false;
+    *start_p = size - in.bytes_left;
+    *length_p = (size_t) length;
+    return true;
+}
+
 int64_t
 orcs__frame_count(const uint8_t *data, size_t size)
 {
     if (size < 2 || data[0] != 0)
         return 1;
     int64_t count = 0;
-    size_t pos = 1;
-    while (pos < size) {
-        pb_istream_t in = pb_istream_from_buffer(data + pos, size - pos);
-        uint64_t length = 0;
-        if (!pb_decode_varint(&in, &length) || length == 0
-            || length > in.bytes_left)
-            break; // as s_batch_next: a damaged length ends the batch
-        pos = size - in.bytes_left + (size_t) length;
+    size_t pos = 1, start, length;
+    while (pos < size && s_batch_item(data, size, pos, &start, &length)) {
+        pos = start + length;
         count++;
     }
     return count;
@@ -696,18 +711,15 @@ s_batch_next(orcs__rx_batch_t *rx, orcs__header_cache_t *cache, orcs_msg_t *msg)
 {
     const uint8_t *data = zmq_msg_data(&rx->frame);
     size_t size = zmq_msg_size(&rx->frame);
-    pb_istream_t in = pb_istream_from_buffer(data + rx->pos, size - rx->pos);
-    uint64_t length = 0;
-    if (!pb_decode_varint(&in, &length) || length == 0
-        || length > in.bytes_left) {
+    size_t start, length;
+    if (!s_batch_item(data, size, rx->pos, &start, &length)) {
         orcs__rx_batch_close(rx);
         return ORCS_EPROTO;
     }
-    size_t start = size - in.bytes_left;
-    rx->pos = start + (size_t) length;
+    rx->pos = start + length;
     size_t offset = 0;
-    orcs_status rc = orcs__frame_decode(data + start, (size_t) length, cache,
-                                        &msg->env, &offset);
+    orcs_status rc =
+        orcs__frame_decode(data + start, length, cache, &msg->env, &offset);
     if (rc == ORCS_OK) {
         zmq_msg_init(&msg->frame);
         zmq_msg_copy(&msg->frame, &rx->frame); // shares the bytes
