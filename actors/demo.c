@@ -87,7 +87,18 @@ s_echo_receive(orcs_actor_t *actor, void *state, orcs_msg_t **msg_p)
         if (orcs_msg_body(msg, &body) != ORCS_OK)
             return ORCS_OK;
         const char *topic = json_string_value(json_object_get(body, "topic"));
+        const char *run = json_string_value(json_object_get(body, "run"));
         json_t *event = json_deep_copy(body);
+        if (run) { // a run's event, "run.<run>.<event>"
+            const char *name =
+                json_string_value(json_object_get(body, "event"));
+            bool heard = orcs_actor_run_heard(actor, run, name ? name : "echo");
+            orcs_status rc = orcs_actor_run_publish(
+                actor, run, name ? name : "echo", &event);
+            return s_reply(actor, msg,
+                           json_pack("{s:s, s:b}", "published",
+                                     orcs_status_name(rc), "heard", heard));
+        }
         orcs_status rc =
             orcs_actor_publish(actor, topic ? topic : "echo", &event);
         return s_reply(actor, msg,

@@ -661,6 +661,32 @@ orcs_actor_heard(const orcs_actor_t *self, const char *topic)
     return orcs__node_has_subscriber(self->node, topic);
 }
 
+bool
+orcs_actor_run_heard(const orcs_actor_t *self,
+                     const char *run,
+                     const char *event)
+{
+    char topic[ORCS_MSG_TOPIC_MAX + 1];
+    return orcs_msg_run_topic(topic, run, event)
+           && orcs_actor_heard(self, topic);
+}
+
+orcs_status
+orcs_actor_run_publish(orcs_actor_t *self,
+                       const char *run,
+                       const char *event,
+                       json_t **body_p)
+{
+    char topic[ORCS_MSG_TOPIC_MAX + 1];
+    if (orcs_msg_run_topic(topic, run, event))
+        return orcs_actor_publish(self, topic, body_p);
+    if (body_p) {
+        json_decref(*body_p);
+        *body_p = NULL;
+    }
+    return run[0] ? ORCS_ETOOBIG : ORCS_OK;
+}
+
 orcs_status
 orcs_actor_subscribe(orcs_actor_t *self, const char *prefix)
 {

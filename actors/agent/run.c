@@ -70,28 +70,14 @@ static void s_call(s_agent_t *self, s_run_t *run, size_t index);
 // ---------------------------------------------------------------------------
 // Runs
 
-// Whether anyone listens to the run's event (else its body is not built).
-static bool
-s_heard(s_agent_t *self, s_run_t *run, const char *event)
-{
-    char topic[ORCS_MSG_TOPIC_MAX + 1];
-    return orcs_msg_run_topic(topic, run->id, event)
-           && orcs_actor_heard(self->actor, topic);
-}
-
 static void
 s_publish(s_agent_t *self, s_run_t *run, const char *event, json_t *body)
 {
-    char topic[ORCS_MSG_TOPIC_MAX + 1];
-    if (!orcs_msg_run_topic(topic, run->id, event)) {
-        json_decref(body);
-        return;
-    }
     json_object_set_new(body, "agent", json_string(run->def->name));
     json_object_set_new(body, "session", json_string(run->session));
     if (run->node[0])
         json_object_set_new(body, "node", json_string(run->node));
-    orcs_actor_publish(self->actor, topic, &body);
+    orcs_actor_run_publish(self->actor, run->id, event, &body);
 }
 
 static json_t *
@@ -202,7 +188,7 @@ s_fail_run(
         self->runs_cancelled++;
     else
         self->runs_failed++;
-    if (s_heard(self, run, "agent.error"))
+    if (orcs_actor_run_heard(self->actor, run->id, "agent.error"))
         s_publish(self, run, "agent.error",
                   json_pack("{s:s, s:s, s:i}", "error", error, "status",
                             orcs_status_name(status), "steps", run->step));
@@ -218,7 +204,7 @@ static void
 s_complete(s_agent_t *self, s_run_t *run, json_t *output)
 {
     self->runs_done++;
-    if (s_heard(self, run, "agent.output"))
+    if (orcs_actor_run_heard(self->actor, run->id, "agent.output"))
         s_publish(self, run, "agent.output",
                   json_pack("{s:O, s:i, s:o, s:f}", "output", output, "steps",
                             run->step, "usage", s_usage(run), "cost",
@@ -551,7 +537,7 @@ orcs__agent_run_start(s_agent_t *self,
     run->parent_index = parent_index;
     if (request_p && *request_p)
         run->reply_to = orcs_reply_to_new(*request_p); // NULL for a send
-    if (s_heard(self, run, "agent.started"))
+    if (orcs_actor_run_heard(self->actor, run->id, "agent.started"))
         s_publish(self, run, "agent.started",
                   json_pack("{s:O}", "input", (json_t *) input));
     char reason[S_ERROR_MAX] = "";
@@ -671,7 +657,7 @@ s_clarify(s_agent_t *self, s_run_t *run, size_t index, const json_t *args)
         return;
     }
     json_array_append_new(run->asking, json_integer((json_int_t) index));
-    if (s_heard(self, run, "agent.clarify"))
+    if (orcs_actor_run_heard(self->actor, run->id, "agent.clarify"))
         s_publish(self, run, "agent.clarify",
                   json_pack("{s:s, s:s, s:s}", "node", run->node, "key",
                             run->key, "question", question));
@@ -1008,7 +994,7 @@ s_on_model(s_agent_t *self, s_run_t *run, orcs_msg_t *msg)
         return;
     }
     json_array_append(run->history, message);
-    if (s_heard(self, run, "agent.step"))
+    if (orcs_actor_run_heard(self->actor, run->id, "agent.step"))
         s_publish(self, run, "agent.step",
                   json_pack("{s:i, s:I, s:O, s:f}", "step", run->step,
                             "tool_calls", (json_int_t) json_array_size(calls),

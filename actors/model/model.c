@@ -61,24 +61,13 @@ s_run_destroy(void **item)
     *item = NULL;
 }
 
-bool
-orcs__model_heard(orcs__model_t *self, const char *run, const char *event)
-{
-    char topic[ORCS_MSG_TOPIC_MAX + 1];
-    return orcs_msg_run_topic(topic, run, event)
-           && orcs_actor_heard(self->actor, topic);
-}
-
 void
 orcs__model_publish(orcs__model_t *self,
                     const char *run,
                     const char *event,
                     json_t *body)
 {
-    char topic[ORCS_MSG_TOPIC_MAX + 1];
-    if (orcs_msg_run_topic(topic, run, event))
-        orcs_actor_publish(self->actor, topic, &body);
-    json_decref(body); // NULL once published
+    orcs_actor_run_publish(self->actor, run, event, &body);
 }
 
 void
@@ -448,7 +437,8 @@ s_chat_fake(orcs__model_t *self,
     s_set(body, "provider", json_string(provider->name));
     s_set(body, "attempts", json_integer(1));
     s_set(body, "ms", json_integer(0));
-    if (provider->events && orcs__model_heard(self, run_id, "model.finished"))
+    if (provider->events
+        && orcs_actor_run_heard(self->actor, run_id, "model.finished"))
         orcs__model_publish(
             self, run_id, "model.finished",
             json_pack("{s:s, s:I, s:{s:i, s:i, s:i}, s:f, s:i, s:i}", "session",

@@ -181,7 +181,7 @@ static bool
 s_events(orcs__model_t *self, const orcs__model_call_t *call, const char *event)
 {
     return call->route->targets[call->target].provider->events
-           && orcs__model_heard(self, call->run, event);
+           && orcs_actor_run_heard(self->actor, call->run, event);
 }
 
 static const char *

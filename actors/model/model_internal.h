@@ -362,9 +362,6 @@ double orcs__model_cost(const orcs__model_provider_t *provider,
 orcs__model_run_t *
 orcs__model_run(orcs__model_t *self, const char *id, bool create);
 
-// Whether anyone listens to run.<run>.<event> (false for run "").
-bool orcs__model_heard(orcs__model_t *self, const char *run, const char *event);
-
 // Publishes run.<run>.<event> with body (taken) when run is not "".
 void orcs__model_publish(orcs__model_t *self,
                          const char *run,

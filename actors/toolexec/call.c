@@ -93,7 +93,7 @@ s_finish(orcs__call_t *call, json_t *body, bool ok, bool cached)
         (json_int_t) ((orcs_clock_mono_us() - call->received_us) / 1000);
     json_object_set_new(body, "attempts", json_integer(call->attempts));
     json_object_set_new(body, "ms", json_integer(ms));
-    if (orcs__toolexec_heard(owner, call->run, "tool.finished"))
+    if (orcs_actor_run_heard(owner->actor, call->run, "tool.finished"))
         orcs__toolexec_event(
             owner, call->run, "tool.finished",
             json_pack("{s:s, s:s, s:b, s:I, s:b, s:i}", "call_id",
@@ -730,7 +730,7 @@ orcs__call_begin(orcs__call_t *call)
     orcs__toolexec_t *owner = call->owner;
     char err[S_ERR_MAX];
     owner->stats.calls++;
-    if (orcs__toolexec_heard(owner, call->run, "tool.started"))
+    if (orcs_actor_run_heard(owner->actor, call->run, "tool.started"))
         orcs__toolexec_event(owner, call->run, "tool.started",
                              json_pack("{s:s, s:s, s:I}", "call_id",
                                        call->call_id, "tool", call->tool_name,

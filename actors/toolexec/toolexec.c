@@ -119,24 +119,13 @@ orcs__toolexec_release(orcs__toolexec_t *self, orcs__call_t *call)
     }
 }
 
-bool
-orcs__toolexec_heard(orcs__toolexec_t *self, const char *run, const char *name)
-{
-    char topic[ORCS_MSG_TOPIC_MAX + 1];
-    return orcs_msg_run_topic(topic, run, name)
-           && orcs_actor_heard(self->actor, topic);
-}
-
 void
 orcs__toolexec_event(orcs__toolexec_t *self,
                      const char *run,
                      const char *name,
                      json_t *body)
 {
-    char topic[ORCS_MSG_TOPIC_MAX + 1];
-    if (orcs_msg_run_topic(topic, run, name))
-        orcs_actor_publish(self->actor, topic, &body);
-    json_decref(body); // NULL once published
+    orcs_actor_run_publish(self->actor, run, name, &body);
 }
 
 // ---------------------------------------------------------------------------

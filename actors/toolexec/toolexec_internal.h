@@ -107,10 +107,6 @@ void orcs__toolexec_enqueue(orcs__toolexec_t *self, orcs__call_t *call);
 // calls then start as slots allow (not from inside a start).
 void orcs__toolexec_release(orcs__toolexec_t *self, orcs__call_t *call);
 
-// Whether anyone listens to run.<run>.<name> (false for run "").
-bool
-orcs__toolexec_heard(orcs__toolexec_t *self, const char *run, const char *name);
-
 // Publishes a run event "run.<run>.<name>" (nothing outside a run).
 void orcs__toolexec_event(orcs__toolexec_t *self,
                           const char *run,

@@ -171,6 +171,21 @@ ORCS_EXPORT orcs_status orcs_actor_publish(orcs_actor_t *self,
 // subscribed.
 ORCS_EXPORT bool orcs_actor_heard(const orcs_actor_t *self, const char *topic);
 
+// orcs_actor_heard for a run's event, topic "run.<run>.<event>"
+// (orcs_msg_run_topic): false when run is "" or the topic is too long.
+ORCS_EXPORT bool orcs_actor_run_heard(const orcs_actor_t *self,
+                                      const char *run,
+                                      const char *event);
+
+// orcs_actor_publish under a run's event topic, "run.<run>.<event>". Takes
+// *body_p as publish does. Returns ORCS_OK (also when run is "": outside a
+// run there is nothing to publish), or ORCS_ETOOBIG for a topic over
+// ORCS_MSG_TOPIC_MAX.
+ORCS_EXPORT orcs_status orcs_actor_run_publish(orcs_actor_t *self,
+                                               const char *run,
+                                               const char *event,
+                                               json_t **body_p);
+
 // Subscribes to events whose topic starts with prefix ("" = all). Events
 // arrive in receive as kind ORCS_MSG_EVENT. Returns ORCS_OK.
 ORCS_EXPORT orcs_status orcs_actor_subscribe(orcs_actor_t *self,

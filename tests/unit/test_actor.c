@@ -616,6 +616,53 @@ test_actor_subscribe_returns_once_live(void **state)
     }
 }
 
+// A run's event goes out under "run.<run>.<event>"; whether anyone hears
+// it follows the subscriptions; no run or a topic too long publishes
+// nothing.
+static void
+test_actor_run_events(void **state)
+{
+    fixture_t *f = *state;
+    orcs_client_t *client = orcs_client_new(f->node);
+    assert_int_equal(orcs_client_subscribe(client, "run.r-7."), ORCS_OK);
+    json_t *reply = fixture_ask(
+        f, "echo", "publish",
+        json_pack("{s:s, s:s}", "run", "r-7", "event", "x.done"), NULL);
+    assert_string_equal(json_string_value(json_object_get(reply, "published")),
+                        "OK");
+    assert_true(json_is_true(json_object_get(reply, "heard")));
+    json_decref(reply);
+    orcs_msg_t *msg = NULL;
+    assert_int_equal(orcs_client_recv(client, FIXTURE_WAIT_MS, &msg), ORCS_OK);
+    assert_string_equal(orcs_msg_topic(msg), "run.r-7.x.done");
+    orcs_msg_destroy(&msg);
+    // Another run: nobody listens.
+    reply =
+        fixture_ask(f, "echo", "publish",
+                    json_pack("{s:s, s:s}", "run", "r-8", "event", "x"), NULL);
+    assert_true(json_is_false(json_object_get(reply, "heard")));
+    json_decref(reply);
+    // No run: nothing to publish, and that is not an error.
+    reply = fixture_ask(f, "echo", "publish",
+                        json_pack("{s:s, s:s}", "run", "", "event", "x"), NULL);
+    assert_string_equal(json_string_value(json_object_get(reply, "published")),
+                        "OK");
+    assert_true(json_is_false(json_object_get(reply, "heard")));
+    json_decref(reply);
+    // A topic over ORCS_MSG_TOPIC_MAX.
+    char event[ORCS_MSG_TOPIC_MAX + 1];
+    memset(event, 'e', ORCS_MSG_TOPIC_MAX);
+    event[ORCS_MSG_TOPIC_MAX] = '\0';
+    reply = fixture_ask(f, "echo", "publish",
+                        json_pack("{s:s, s:s}", "run", "r-7", "event", event),
+                        NULL);
+    assert_string_equal(json_string_value(json_object_get(reply, "published")),
+                        "ETOOBIG");
+    assert_true(json_is_false(json_object_get(reply, "heard")));
+    json_decref(reply);
+    orcs_client_destroy(&client);
+}
+
 static void
 s_send_frames(void *sock,
               const char *const *frames,
@@ -729,6 +776,7 @@ main(void)
         cmocka_unit_test(test_actor_pool_spreads_messages),
         cmocka_unit_test(test_actor_events_reach_subscribers),
         cmocka_unit_test(test_actor_subscribe_returns_once_live),
+        cmocka_unit_test(test_actor_run_events),
         cmocka_unit_test(test_actor_malformed_frames_are_counted_and_dropped),
         cmocka_unit_test(test_actor_control_endpoint_refuses_garbage),
         cmocka_unit_test(test_actor_bad_body_reaches_receiver_as_error),
