@@ -210,10 +210,8 @@ s_build_body_sent(orcs__model_t *self, orcs__model_call_t *call)
     orcs__model_session_t *session =
         zhashx_lookup(self->sessions, call->session_id);
     if (!session || session->messages != call->messages
-        || session->tools != call->tools
+        || session->tools != call->tools || (call->tools && !session->shared)
         || !orcs__model_session_encode(session, call->count))
-        return false;
-    if (call->tools && !session->shared)
         return false;
     // The rest of the request ("model", options, "stream"), as usual.
     json_t *request =
