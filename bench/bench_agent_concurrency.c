@@ -244,7 +244,7 @@ s_server(const char *dir, int *port_p)
 typedef struct {
     int epoll_fd;
     CURLM *multi[S_SHARDS];
-    long timeout_ms[S_SHARDS];
+    int64_t due_ns[S_SHARDS]; // when curl wants its timeout action, or -1
 } s_raw_t;
 
 typedef struct {
@@ -286,7 +286,9 @@ s_raw_on_timer(CURLM *multi, long timeout_ms, void *arg)
 {
     (void) multi;
     s_raw_shard_t *shard = arg;
-    shard->raw->timeout_ms[shard->shard] = timeout_ms;
+    // A one-shot timer, as curl means it: a due time, not a period.
+    shard->raw->due_ns[shard->shard] =
+        timeout_ms < 0 ? -1 : bench_now_ns() + (int64_t) timeout_ms * 1000000;
     return 0;
 }
 
@@ -311,10 +313,14 @@ s_raw_pass(s_raw_t *raw, s_raw_client_t *clients, long count)
     long done = 0;
     bool failed = false;
     while (done < count) {
+        int64_t now = bench_now_ns();
         long wait_ms = 100;
         for (int k = 0; k < S_SHARDS; k++)
-            if (raw->timeout_ms[k] >= 0 && raw->timeout_ms[k] < wait_ms)
-                wait_ms = raw->timeout_ms[k];
+            if (raw->due_ns[k] >= 0) {
+                int64_t left_ms = (raw->due_ns[k] - now + 999999) / 1000000;
+                if (left_ms < wait_ms)
+                    wait_ms = left_ms < 0 ? 0 : (long) left_ms;
+            }
         struct epoll_event ready[64];
         int n = epoll_wait(raw->epoll_fd, ready, 64, (int) wait_ms);
         int running = 0;
@@ -328,10 +334,13 @@ s_raw_pass(s_raw_t *raw, s_raw_client_t *clients, long count)
                 raw->multi[ready[i].data.u64 >> 32],
                 (curl_socket_t) (uint32_t) ready[i].data.u64, flags, &running);
         }
+        now = bench_now_ns();
         for (int k = 0; k < S_SHARDS; k++) {
-            if (n == 0 || raw->timeout_ms[k] == 0)
+            if (raw->due_ns[k] >= 0 && raw->due_ns[k] <= now) {
+                raw->due_ns[k] = -1; // fired; curl sets the next one
                 curl_multi_socket_action(raw->multi[k], CURL_SOCKET_TIMEOUT, 0,
                                          &running);
+            }
             CURLMsg *info;
             int left;
             while ((info = curl_multi_info_read(raw->multi[k], &left))) {
@@ -384,7 +393,7 @@ s_raw_baseline(const char *dir, long count, double *cold_p, double *warm_p)
             for (long k = 0; k < S_SHARDS; k++) {
                 shards[k] = (s_raw_shard_t){&raw, k};
                 raw.multi[k] = curl_multi_init();
-                raw.timeout_ms[k] = -1;
+                raw.due_ns[k] = -1;
                 curl_multi_setopt(raw.multi[k], CURLMOPT_SOCKETFUNCTION,
                                   s_raw_on_socket);
                 curl_multi_setopt(raw.multi[k], CURLMOPT_SOCKETDATA,
