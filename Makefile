@@ -9,7 +9,7 @@
 PACKAGES := build-essential cmake pkg-config python3-protobuf nanopb \
 	libnanopb-dev libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev \
 	libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
-	libsodium-dev libcmocka-dev libseccomp-dev curl
+	libsodium-dev libcmocka-dev libseccomp-dev libjemalloc-dev curl
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
