@@ -128,6 +128,7 @@ s_session_destroy(void **item)
     json_decref(session->tools);
     s_tools_release(&session->shared);
     free(session->sent);
+    free(session->rest);
     json_decref(session->options);
     orcs__model_route_release(&session->route);
     free(session->id);

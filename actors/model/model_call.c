@@ -213,28 +213,37 @@ s_build_body_sent(orcs__model_t *self, orcs__model_call_t *call)
         || session->tools != call->tools || (call->tools && !session->shared)
         || !orcs__model_session_encode(session, call->count))
         return false;
-    // The rest of the request ("model", options, "stream"), as usual.
-    json_t *request =
-        orcs__openai_request(s_model_name(call), NULL, call->tools,
-                             call->options, call->body_stream);
-    json_object_del(request, "messages");
-    json_object_del(request, "tools");
-    char *rest = json_dumps(request, JSON_COMPACT);
-    json_decref(request);
-    if (!rest)
-        return false;
-    size_t rest_len = strlen(rest); // "{...}"
+    // The rest of the request ("model", options, "stream"): the same for
+    // every turn on one target, so written once.
+    if (!session->rest || session->rest_target != call->target
+        || session->rest_stream != call->body_stream) {
+        json_t *request =
+            orcs__openai_request(s_model_name(call), NULL, call->tools,
+                                 call->options, call->body_stream);
+        json_object_del(request, "messages");
+        json_object_del(request, "tools");
+        char *rest = json_dumps(request, JSON_COMPACT); // "{...}"
+        json_decref(request);
+        if (!rest)
+            return false;
+        size_t rest_len = strlen(rest);
+        memmove(rest, rest + 1, rest_len - 2); // drop the braces
+        rest[rest_len - 2] = '\0';
+        free(session->rest);
+        session->rest = rest;
+        session->rest_target = call->target;
+        session->rest_stream = call->body_stream;
+    }
     const char *tools_text = call->tools ? session->shared->text : "";
     size_t tools_len = strlen(tools_text);
+    size_t rest_len = strlen(session->rest);
     size_t size = 14 + session->sent_len + 1 + (tools_len ? 9 + tools_len : 0)
-                  + rest_len + 1;
+                  + 1 + rest_len + 2;
     char *body = orcs_malloc(size);
-    int n = snprintf(body, size, "{\"messages\":[%s]%s%s%s%.*s}",
+    int n = snprintf(body, size, "{\"messages\":[%s]%s%s%s%s}",
                      session->sent ? session->sent : "",
                      tools_len ? ",\"tools\":" : "", tools_text,
-                     rest_len > 2 ? "," : "",
-                     rest_len > 2 ? (int) (rest_len - 2) : 0, rest + 1);
-    free(rest);
+                     rest_len ? "," : "", session->rest);
     orcs_assert(n > 0 && (size_t) n < size);
     call->body = body;
     call->body_size = (size_t) n;
@@ -270,6 +279,13 @@ s_build_body(orcs__model_t *self,
 
 // ---------------------------------------------------------------------------
 // Success
+
+// Sets key (a literal, so not checked as UTF-8) to value, which it takes.
+static void
+s_put(json_t *object, const char *key, json_t *value)
+{
+    json_object_set_new_nocheck(object, key, value);
+}
 
 static json_int_t
 s_usage_int(const json_t *usage, const char *key)
@@ -341,15 +357,29 @@ s_succeed(orcs__model_t *self, orcs__model_call_t *call, json_t *answer)
     s_account(self, call, answer, prompt, completion, cached, cost);
     json_int_t ms = (orcs_clock_mono_us() - call->start_us) / 1000;
     json_t *model = json_object_get(answer, "model");
-    json_t *body = json_pack(
-        "{s:O, s:O?, s:{s:I, s:I, s:I}, s:f, s:s, s:s, s:i, s:I}", "message",
-        json_object_get(answer, "message"), "finish_reason",
-        json_object_get(answer, "finish_reason"), "usage", "prompt_tokens",
-        prompt, "completion_tokens", completion, "cached_tokens", cached,
-        "cost", cost, "model",
-        json_is_string(model) ? json_string_value(model) : s_model_name(call),
-        "provider", provider->name, "attempts", call->attempts, "ms", ms);
-    if (!body) { // a finish_reason that is not a string, say
+    json_t *message = json_object_get(answer, "message");
+    json_t *finish = json_object_get(answer, "finish_reason");
+    json_t *body = NULL;
+    if (json_is_object(message)) {
+        // Built by hand, not with json_pack: this runs once per turn.
+        body = json_object();
+        s_put(body, "message", json_incref(message));
+        s_put(body, "finish_reason",
+              finish ? json_incref(finish) : json_null());
+        json_t *sums = json_object();
+        s_put(sums, "prompt_tokens", json_integer(prompt));
+        s_put(sums, "completion_tokens", json_integer(completion));
+        s_put(sums, "cached_tokens", json_integer(cached));
+        s_put(body, "usage", sums);
+        s_put(body, "cost", json_real(cost));
+        s_put(body, "model",
+              json_is_string(model) ? json_incref(model)
+                                    : json_string(s_model_name(call)));
+        s_put(body, "provider", json_string(provider->name));
+        s_put(body, "attempts", json_integer(call->attempts));
+        s_put(body, "ms", json_integer(ms));
+    }
+    if (!body) { // an answer without a message
         orcs_status rc = orcs__model_reply_to_error(
             self, call->reply_to, ORCS_EPROTO, "the answer has a bad shape",
             call->attempts);

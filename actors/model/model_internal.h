@@ -156,6 +156,11 @@ typedef struct {
     size_t sent_alloc;           // allocated for sent
     size_t sent_count;           // messages in sent
     orcs__model_tools_t *shared; // tools (shared with like sessions), or NULL
+    // The rest of the request ("model", options, "stream") as JSON members
+    // without braces, kept for the target and stream it was written for.
+    char *rest;         // NULL until the first request
+    size_t rest_target; // route target it names
+    bool rest_stream;   // whether it asks for a stream
 } orcs__model_session_t;
 
 // Writes what messages[0, count) of the session add to sent; false when

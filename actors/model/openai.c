@@ -60,6 +60,13 @@ s_err(char *err, size_t err_size, const char *fmt, ...)
     va_end(args);
 }
 
+// Sets key (a literal, so not checked as UTF-8) to value, which it takes.
+static void
+s_put(json_t *object, const char *key, json_t *value)
+{
+    json_object_set_new_nocheck(object, key, value);
+}
+
 static orcs_status
 s_load(const char *text,
        size_t size,
@@ -269,9 +276,12 @@ s_usage(const json_t *usage)
     json_int_t total = s_count(json_object_get(usage, "total_tokens"));
     if (total == 0 && prompt <= INT64_MAX / 2 && completion <= INT64_MAX / 2)
         total = prompt + completion;
-    return json_pack("{sI sI sI sI}", "prompt_tokens", prompt,
-                     "completion_tokens", completion, "cached_tokens", cached,
-                     "total_tokens", total);
+    json_t *out = json_object();
+    s_put(out, "prompt_tokens", json_integer(prompt));
+    s_put(out, "completion_tokens", json_integer(completion));
+    s_put(out, "cached_tokens", json_integer(cached));
+    s_put(out, "total_tokens", json_integer(total));
+    return out;
 }
 
 // The arguments of a call as a JSON string (object: compact text).
@@ -309,8 +319,14 @@ s_call(const char *id, size_t position, const char *name, json_t *arguments)
         snprintf(fallback, sizeof fallback, "call_%zu", position);
         id = fallback;
     }
-    return json_pack("{ss ss s{ss so}}", "id", id, "type", "function",
-                     "function", "name", name, "arguments", arguments);
+    json_t *fn = json_object();
+    s_put(fn, "name", json_string(name));
+    s_put(fn, "arguments", arguments);
+    json_t *call = json_object();
+    s_put(call, "id", json_string(id));
+    s_put(call, "type", json_string_nocheck("function"));
+    s_put(call, "function", fn);
+    return call;
 }
 
 // One tool call, OpenAI-shaped or {"name", "arguments", "id"?}.
@@ -398,17 +414,21 @@ s_answer(json_t *content,
         json_decref(content);
         content = json_null();
     }
-    json_t *message = json_pack("{ss so}", "role", "assistant", "content",
-                                content ? content : json_null());
+    json_t *message = json_object();
+    s_put(message, "role", json_string_nocheck("assistant"));
+    s_put(message, "content", content ? content : json_null());
     if (calls)
-        json_object_set_new(message, "tool_calls", calls);
+        s_put(message, "tool_calls", calls);
     if (calls)
         finish_reason = "tool_calls"; // servers that say "stop" are wrong
     else if (!finish_reason || !*finish_reason)
         finish_reason = "stop";
-    return json_pack("{so ss so so}", "message", message, "finish_reason",
-                     finish_reason, "usage", usage ? usage : json_null(),
-                     "model", model ? json_string(model) : json_null());
+    json_t *answer = json_object();
+    s_put(answer, "message", message);
+    s_put(answer, "finish_reason", json_string(finish_reason));
+    s_put(answer, "usage", usage ? usage : json_null());
+    s_put(answer, "model", model ? json_string(model) : json_null());
+    return answer;
 }
 
 orcs_status
