@@ -217,6 +217,10 @@ bool orcs__agent_guard(orcs_node_t *node,
                        char *reason,
                        size_t reason_size);
 
+// Whether the node has any guardrail (so that a caller can skip building
+// what it would show them).
+bool orcs__agent_guarded(orcs_node_t *node);
+
 // The `agent` actor kind.
 extern const orcs_actor_def_t orcs__agent_def;
 

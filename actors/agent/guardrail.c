@@ -78,6 +78,18 @@ orcs_agent_guardrail_add(orcs_node_t *node,
 }
 
 bool
+orcs__agent_guarded(orcs_node_t *node)
+{
+    s_guards_t *guards = s_guards(node, false);
+    if (!guards)
+        return false;
+    pthread_mutex_lock(&guards->lock);
+    bool any = guards->head != NULL;
+    pthread_mutex_unlock(&guards->lock);
+    return any;
+}
+
+bool
 orcs__agent_guard(orcs_node_t *node,
                   const orcs_guard_ctx_t *ctx,
                   char *reason,

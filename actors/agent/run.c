@@ -65,6 +65,13 @@ static void s_fail_run(s_agent_t *self,
                        const char *fmt,
                        ...) __attribute__((format(printf, 4, 5)));
 static void s_model_turn(s_agent_t *self, s_run_t *run, json_t *append);
+
+// Sets key (a literal, so not checked as UTF-8) to value, which it takes.
+static void
+s_put(json_t *object, const char *key, json_t *value)
+{
+    json_object_set_new_nocheck(object, key, value);
+}
 static void s_call(s_agent_t *self, s_run_t *run, size_t index);
 
 // ---------------------------------------------------------------------------
@@ -484,9 +491,11 @@ s_model_turn(s_agent_t *self, s_run_t *run, json_t *append)
         json_array_extend(run->history, run->queued);
         json_array_clear(run->queued);
     }
-    json_t *body =
-        json_pack("{s:s, s:s, s:i, s:o}", "session", run->session, "run",
-                  run->id, "step", run->step + 1, "append", append);
+    json_t *body = json_object();
+    s_put(body, "session", json_string(run->session));
+    s_put(body, "run", json_string(run->id));
+    s_put(body, "step", json_integer(run->step + 1));
+    s_put(body, "append", append);
     if (!run->opened) {
         json_t *doc = run->def->doc;
         json_t *setup = json_pack(
@@ -596,10 +605,15 @@ static void
 s_tool_result(s_agent_t *self, s_run_t *run, size_t index, const char *content)
 {
     json_t *call = json_array_get(run->calls, index);
-    json_array_set_new(run->results, index,
-                       json_pack("{s:s, s:O, s:s}", "role", "tool",
-                                 "tool_call_id", json_object_get(call, "id"),
-                                 "content", content));
+    json_t *call_id = json_object_get(call, "id");
+    json_t *result = json_object();
+    s_put(result, "role", json_string_nocheck("tool"));
+    s_put(result, "tool_call_id", call_id ? json_incref(call_id) : json_null());
+    json_t *text = json_string(content);
+    s_put(result, "content",
+          text ? text
+               : json_string("error: the tool's result is not valid UTF-8"));
+    json_array_set_new(run->results, index, result);
     if (run->outstanding > 0 && --run->outstanding == 0) {
         json_t *append = json_incref(run->results);
         json_array_extend(run->history, append);
@@ -708,13 +722,16 @@ s_call(s_agent_t *self, s_run_t *run, size_t index)
         return;
     }
     const char *name = json_string_value(json_object_get(tool, "name"));
-    json_t *subject =
-        json_pack("{s:s, s:O}", "tool", name ? name : wire, "args", args);
     char reason[512] = "";
-    orcs_guard_ctx_t ctx = {ORCS_GUARD_TOOL_CALL, run->def->name, run->id,
-                            subject};
-    bool pass = orcs__agent_guard(self->node, &ctx, reason, sizeof reason);
-    json_decref(subject);
+    bool pass = true;
+    if (orcs__agent_guarded(self->node)) {
+        json_t *subject =
+            json_pack("{s:s, s:O}", "tool", name ? name : wire, "args", args);
+        orcs_guard_ctx_t ctx = {ORCS_GUARD_TOOL_CALL, run->def->name, run->id,
+                                subject};
+        pass = orcs__agent_guard(self->node, &ctx, reason, sizeof reason);
+        json_decref(subject);
+    }
     if (!pass) {
         s_guard_reason(reason, sizeof reason);
         snprintf(text, sizeof text, "error: the call was blocked: %s", reason);
@@ -747,10 +764,15 @@ s_call(s_agent_t *self, s_run_t *run, size_t index)
     }
     json_int_t timeout =
         json_integer_value(json_object_get(tool, "timeout_ms"));
-    json_t *body =
-        json_pack("{s:s, s:i, s:O, s:s, s:o, s:s}", "run", run->id, "step",
-                  run->step, "call_id", json_object_get(call, "id"), "tool",
-                  name, "args", args, "caller", orcs_actor_name(self->actor));
+    // Built by hand, not with json_pack: this runs for every call.
+    json_t *call_id = json_object_get(call, "id");
+    json_t *body = json_object();
+    s_put(body, "run", json_string(run->id));
+    s_put(body, "step", json_integer(run->step));
+    s_put(body, "call_id", call_id ? json_incref(call_id) : json_null());
+    s_put(body, "tool", json_string(name));
+    s_put(body, "args", args);
+    s_put(body, "caller", json_string(orcs_actor_name(self->actor)));
     json_t *keep = json_incref(body);
     s_pending_t *pending =
         s_ask(self, run, self->toolexec, "tool.call", body,
