@@ -65,13 +65,6 @@ static void s_fail_run(s_agent_t *self,
                        const char *fmt,
                        ...) __attribute__((format(printf, 4, 5)));
 static void s_model_turn(s_agent_t *self, s_run_t *run, json_t *append);
-
-// Sets key (a literal, so not checked as UTF-8) to value, which it takes.
-static void
-s_put(json_t *object, const char *key, json_t *value)
-{
-    json_object_set_new_nocheck(object, key, value);
-}
 static void s_call(s_agent_t *self, s_run_t *run, size_t index);
 
 // ---------------------------------------------------------------------------
@@ -492,10 +485,10 @@ s_model_turn(s_agent_t *self, s_run_t *run, json_t *append)
         json_array_clear(run->queued);
     }
     json_t *body = json_object();
-    s_put(body, "session", json_string(run->session));
-    s_put(body, "run", json_string(run->id));
-    s_put(body, "step", json_integer(run->step + 1));
-    s_put(body, "append", append);
+    json_object_set_new_nocheck(body, "session", json_string(run->session));
+    json_object_set_new_nocheck(body, "run", json_string(run->id));
+    json_object_set_new_nocheck(body, "step", json_integer(run->step + 1));
+    json_object_set_new_nocheck(body, "append", append);
     if (!run->opened) {
         json_t *doc = run->def->doc;
         json_t *setup = json_pack(
@@ -607,12 +600,14 @@ s_tool_result(s_agent_t *self, s_run_t *run, size_t index, const char *content)
     json_t *call = json_array_get(run->calls, index);
     json_t *call_id = json_object_get(call, "id");
     json_t *result = json_object();
-    s_put(result, "role", json_string_nocheck("tool"));
-    s_put(result, "tool_call_id", call_id ? json_incref(call_id) : json_null());
+    json_object_set_new_nocheck(result, "role", json_string_nocheck("tool"));
+    json_object_set_new_nocheck(result, "tool_call_id",
+                                call_id ? json_incref(call_id) : json_null());
     json_t *text = json_string(content);
-    s_put(result, "content",
-          text ? text
-               : json_string("error: the tool's result is not valid UTF-8"));
+    json_object_set_new_nocheck(
+        result, "content",
+        text ? text
+             : json_string("error: the tool's result is not valid UTF-8"));
     json_array_set_new(run->results, index, result);
     if (run->outstanding > 0 && --run->outstanding == 0) {
         json_t *append = json_incref(run->results);
@@ -767,12 +762,14 @@ s_call(s_agent_t *self, s_run_t *run, size_t index)
     // Built by hand, not with json_pack: this runs for every call.
     json_t *call_id = json_object_get(call, "id");
     json_t *body = json_object();
-    s_put(body, "run", json_string(run->id));
-    s_put(body, "step", json_integer(run->step));
-    s_put(body, "call_id", call_id ? json_incref(call_id) : json_null());
-    s_put(body, "tool", json_string(name));
-    s_put(body, "args", args);
-    s_put(body, "caller", json_string(orcs_actor_name(self->actor)));
+    json_object_set_new_nocheck(body, "run", json_string(run->id));
+    json_object_set_new_nocheck(body, "step", json_integer(run->step));
+    json_object_set_new_nocheck(body, "call_id",
+                                call_id ? json_incref(call_id) : json_null());
+    json_object_set_new_nocheck(body, "tool", json_string(name));
+    json_object_set_new_nocheck(body, "args", args);
+    json_object_set_new_nocheck(body, "caller",
+                                json_string(orcs_actor_name(self->actor)));
     json_t *keep = json_incref(body);
     s_pending_t *pending =
         s_ask(self, run, self->toolexec, "tool.call", body,

@@ -280,13 +280,6 @@ s_build_body(orcs__model_t *self,
 // ---------------------------------------------------------------------------
 // Success
 
-// Sets key (a literal, so not checked as UTF-8) to value, which it takes.
-static void
-s_put(json_t *object, const char *key, json_t *value)
-{
-    json_object_set_new_nocheck(object, key, value);
-}
-
 static json_int_t
 s_usage_int(const json_t *usage, const char *key)
 {
@@ -363,21 +356,27 @@ s_succeed(orcs__model_t *self, orcs__model_call_t *call, json_t *answer)
     if (json_is_object(message)) {
         // Built by hand, not with json_pack: this runs once per turn.
         body = json_object();
-        s_put(body, "message", json_incref(message));
-        s_put(body, "finish_reason",
-              finish ? json_incref(finish) : json_null());
+        json_object_set_new_nocheck(body, "message", json_incref(message));
+        json_object_set_new_nocheck(body, "finish_reason",
+                                    finish ? json_incref(finish) : json_null());
         json_t *sums = json_object();
-        s_put(sums, "prompt_tokens", json_integer(prompt));
-        s_put(sums, "completion_tokens", json_integer(completion));
-        s_put(sums, "cached_tokens", json_integer(cached));
-        s_put(body, "usage", sums);
-        s_put(body, "cost", json_real(cost));
-        s_put(body, "model",
-              json_is_string(model) ? json_incref(model)
-                                    : json_string(s_model_name(call)));
-        s_put(body, "provider", json_string(provider->name));
-        s_put(body, "attempts", json_integer(call->attempts));
-        s_put(body, "ms", json_integer(ms));
+        json_object_set_new_nocheck(sums, "prompt_tokens",
+                                    json_integer(prompt));
+        json_object_set_new_nocheck(sums, "completion_tokens",
+                                    json_integer(completion));
+        json_object_set_new_nocheck(sums, "cached_tokens",
+                                    json_integer(cached));
+        json_object_set_new_nocheck(body, "usage", sums);
+        json_object_set_new_nocheck(body, "cost", json_real(cost));
+        json_object_set_new_nocheck(body, "model",
+                                    json_is_string(model)
+                                        ? json_incref(model)
+                                        : json_string(s_model_name(call)));
+        json_object_set_new_nocheck(body, "provider",
+                                    json_string(provider->name));
+        json_object_set_new_nocheck(body, "attempts",
+                                    json_integer(call->attempts));
+        json_object_set_new_nocheck(body, "ms", json_integer(ms));
     }
     if (!body) { // an answer without a message
         orcs_status rc = orcs__model_reply_to_error(

@@ -60,13 +60,6 @@ s_err(char *err, size_t err_size, const char *fmt, ...)
     va_end(args);
 }
 
-// Sets key (a literal, so not checked as UTF-8) to value, which it takes.
-static void
-s_put(json_t *object, const char *key, json_t *value)
-{
-    json_object_set_new_nocheck(object, key, value);
-}
-
 static orcs_status
 s_load(const char *text,
        size_t size,
@@ -277,10 +270,11 @@ s_usage(const json_t *usage)
     if (total == 0 && prompt <= INT64_MAX / 2 && completion <= INT64_MAX / 2)
         total = prompt + completion;
     json_t *out = json_object();
-    s_put(out, "prompt_tokens", json_integer(prompt));
-    s_put(out, "completion_tokens", json_integer(completion));
-    s_put(out, "cached_tokens", json_integer(cached));
-    s_put(out, "total_tokens", json_integer(total));
+    json_object_set_new_nocheck(out, "prompt_tokens", json_integer(prompt));
+    json_object_set_new_nocheck(out, "completion_tokens",
+                                json_integer(completion));
+    json_object_set_new_nocheck(out, "cached_tokens", json_integer(cached));
+    json_object_set_new_nocheck(out, "total_tokens", json_integer(total));
     return out;
 }
 
@@ -320,12 +314,12 @@ s_call(const char *id, size_t position, const char *name, json_t *arguments)
         id = fallback;
     }
     json_t *fn = json_object();
-    s_put(fn, "name", json_string(name));
-    s_put(fn, "arguments", arguments);
+    json_object_set_new_nocheck(fn, "name", json_string(name));
+    json_object_set_new_nocheck(fn, "arguments", arguments);
     json_t *call = json_object();
-    s_put(call, "id", json_string(id));
-    s_put(call, "type", json_string_nocheck("function"));
-    s_put(call, "function", fn);
+    json_object_set_new_nocheck(call, "id", json_string(id));
+    json_object_set_new_nocheck(call, "type", json_string_nocheck("function"));
+    json_object_set_new_nocheck(call, "function", fn);
     return call;
 }
 
@@ -415,19 +409,23 @@ s_answer(json_t *content,
         content = json_null();
     }
     json_t *message = json_object();
-    s_put(message, "role", json_string_nocheck("assistant"));
-    s_put(message, "content", content ? content : json_null());
+    json_object_set_new_nocheck(message, "role",
+                                json_string_nocheck("assistant"));
+    json_object_set_new_nocheck(message, "content",
+                                content ? content : json_null());
     if (calls)
-        s_put(message, "tool_calls", calls);
+        json_object_set_new_nocheck(message, "tool_calls", calls);
     if (calls)
         finish_reason = "tool_calls"; // servers that say "stop" are wrong
     else if (!finish_reason || !*finish_reason)
         finish_reason = "stop";
     json_t *answer = json_object();
-    s_put(answer, "message", message);
-    s_put(answer, "finish_reason", json_string(finish_reason));
-    s_put(answer, "usage", usage ? usage : json_null());
-    s_put(answer, "model", model ? json_string(model) : json_null());
+    json_object_set_new_nocheck(answer, "message", message);
+    json_object_set_new_nocheck(answer, "finish_reason",
+                                json_string(finish_reason));
+    json_object_set_new_nocheck(answer, "usage", usage ? usage : json_null());
+    json_object_set_new_nocheck(answer, "model",
+                                model ? json_string(model) : json_null());
     return answer;
 }
 
