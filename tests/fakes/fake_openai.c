@@ -395,11 +395,14 @@ s_rendered_completion(s_server_t *self,
     const char *finish = r->finish ? r->finish : "null";
     const char *name = self->model_json ? self->model_json : "null";
     long long created = (long long) time(NULL);
-    int size = snprintf(NULL, 0, format, n, created, name, message, finish,
+    // One pass: room for the format, the three texts and six numbers of
+    // at most 20 digits and a sign each.
+    size_t room = strlen(format) + strlen(name) + strlen(message)
+                  + strlen(finish) + 6 * 21 + 1;
+    char *body = orcs_malloc(room);
+    int size = snprintf(body, room, format, n, created, name, message, finish,
                         prompt, completion, total, cached);
-    char *body = orcs_malloc((size_t) size + 1);
-    snprintf(body, (size_t) size + 1, format, n, created, name, message, finish,
-             prompt, completion, total, cached);
+    orcs_assert(size > 0 && (size_t) size < room);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         (size_t) size, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
