@@ -37,8 +37,10 @@ orcs_status orcs__msg_send(orcs_msg_t *msg, void *socket, int flags);
 // The last header encoded or decoded on a path, so a stream of messages
 // with the same header costs a comparison instead of a nanopb pass. The
 // sender caches the header without its per-message fields (correlation id,
-// deadline, status), which it appends as an EnvelopeDelta: protobuf merges
-// concatenated encodings, last value wins.
+// run id, deadline, status), which it appends as an EnvelopeDelta: protobuf
+// merges concatenated encodings, last value wins. (An agent actor serves
+// thousands of runs: with the run id in the cached part, every message to
+// the model missed the cache.)
 typedef struct {
     Envelope env;                       // what bytes encode
     uint8_t bytes[ORCS_MSG_HEADER_MAX]; // the encoding

@@ -389,8 +389,7 @@ s_same_static(const Envelope *a, const Envelope *b)
            && a->trace_id.size == b->trace_id.size
            && a->span_id.size == b->span_id.size
            && strcmp(a->type, b->type) == 0 && strcmp(a->from, b->from) == 0
-           && strcmp(a->to, b->to) == 0 && strcmp(a->run_id, b->run_id) == 0
-           && strcmp(a->topic, b->topic) == 0
+           && strcmp(a->to, b->to) == 0 && strcmp(a->topic, b->topic) == 0
            && memcmp(a->trace_id.bytes, b->trace_id.bytes, a->trace_id.size)
                   == 0
            && memcmp(a->span_id.bytes, b->span_id.bytes, a->span_id.size) == 0;
@@ -408,6 +407,7 @@ s_header_encode(const Envelope *env,
     if (cache->size == 0 || !s_same_static(env, &cache->env)) {
         cache->env = *env;
         cache->env.correlation_id = 0;
+        cache->env.run_id[0] = '\0';
         cache->env.deadline_us = 0;
         cache->env.status = 0;
         cache->size = orcs__envelope_encode(&cache->env, cache->bytes,
@@ -418,9 +418,15 @@ s_header_encode(const Envelope *env,
     if (cache->size > size)
         return 0;
     memcpy(buf, cache->bytes, cache->size);
-    if (!env->correlation_id && !env->deadline_us && !env->status)
+    if (!env->correlation_id && !env->run_id[0] && !env->deadline_us
+        && !env->status)
         return cache->size;
-    EnvelopeDelta delta = {env->correlation_id, env->deadline_us, env->status};
+    EnvelopeDelta delta = {.correlation_id = env->correlation_id,
+                           .deadline_us = env->deadline_us,
+                           .status = env->status};
+    _Static_assert(sizeof delta.run_id == sizeof env->run_id,
+                   "EnvelopeDelta.run_id and Envelope.run_id differ");
+    memcpy(delta.run_id, env->run_id, sizeof delta.run_id);
     pb_ostream_t out =
         pb_ostream_from_buffer(buf + cache->size, size - cache->size);
     if (!pb_encode(&out, EnvelopeDelta_fields, &delta))
@@ -612,6 +618,32 @@ s_drain(void *socket)
     }
 }
 
+// The length of a header's first run of fields in rising field-number
+// order: nanopb writes a message's fields in that order, so a header that
+// s_header_encode wrote from its cache ends that run where the delta
+// starts. Any split at a field boundary decodes the same; this one makes
+// the cache hit. The whole size when the header does not parse.
+static size_t
+s_fixed_size(const uint8_t *data, size_t size)
+{
+    pb_istream_t in = pb_istream_from_buffer(data, size);
+    uint32_t last = 0;
+    while (in.bytes_left > 0) {
+        size_t at = size - in.bytes_left;
+        pb_wire_type_t type;
+        uint32_t tag = 0;
+        bool eof = false;
+        if (!pb_decode_tag(&in, &type, &tag, &eof) || eof)
+            return size;
+        if (tag <= last)
+            return at;
+        last = tag;
+        if (!pb_skip_field(&in, type))
+            return size;
+    }
+    return size;
+}
+
 // Decodes a header frame, reusing the last decoded header when the bytes
 // are the same.
 static orcs_status
@@ -622,17 +654,30 @@ s_header_decode(const uint8_t *data,
 {
     if (!cache)
         return orcs__envelope_decode(data, size, env);
-    if (cache->size == size && memcmp(cache->bytes, data, size) == 0) {
-        *env = cache->env;
-        return ORCS_OK;
-    }
-    orcs_status rc = orcs__envelope_decode(data, size, env);
-    if (rc == ORCS_OK && size <= sizeof cache->bytes) {
-        memcpy(cache->bytes, data, size);
-        cache->size = size;
+    if (size > ORCS_MSG_HEADER_MAX)
+        return ORCS_EPROTO;
+    // The sender's cached part, then its delta (s_header_encode): decoded
+    // one after the other they give what the whole header gives, and the
+    // first part is usually the last message's.
+    size_t fixed = s_fixed_size(data, size);
+    if (cache->size != fixed || memcmp(cache->bytes, data, fixed) != 0) {
+        cache->size = 0;
+        memset(env, 0, sizeof *env);
+        pb_istream_t in = pb_istream_from_buffer(data, fixed);
+        if (!pb_decode_ex(&in, Envelope_fields, env, PB_DECODE_NOINIT))
+            return ORCS_EPROTO;
+        memcpy(cache->bytes, data, fixed);
+        cache->size = fixed;
         cache->env = *env;
+    } else {
+        *env = cache->env;
     }
-    return rc;
+    if (fixed < size) {
+        pb_istream_t in = pb_istream_from_buffer(data + fixed, size - fixed);
+        if (!pb_decode_ex(&in, Envelope_fields, env, PB_DECODE_NOINIT))
+            return ORCS_EPROTO;
+    }
+    return env->version == ORCS_WIRE_VERSION ? ORCS_OK : ORCS_EPROTO;
 }
 
 orcs_status

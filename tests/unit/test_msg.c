@@ -188,6 +188,53 @@ test_msg_frames_over_sockets(void **state)
     zsock_destroy(&pull);
 }
 
+// Messages that differ only in run id (an agent serving many runs) share
+// the sender's cached header; each arrives with its own run id, an empty
+// one after a set one included.
+static void
+test_msg_run_ids_ride_with_a_cached_header(void **state)
+{
+    (void) state;
+    orcs_runtime_init();
+    static const char *const runs[] = {"r-1", "r-2", "", "r-4"};
+    orcs__batch_t batch = {0};
+    orcs__header_cache_t tx = {0};
+    size_t cached = 0;
+    for (int i = 0; i < 4; i++) {
+        orcs_msg_t *msg = orcs_msg_new("model.chat");
+        snprintf(msg->env.run_id, sizeof msg->env.run_id, "%s", runs[i]);
+        msg->env.correlation_id = (uint64_t) i + 1;
+        assert_int_equal(orcs__batch_add(&batch, msg, &tx), ORCS_OK);
+        orcs_msg_destroy(&msg);
+        if (i == 0)
+            cached = tx.size;
+        // The cache was not rewritten, and holds no run id.
+        assert_int_equal(tx.size, cached);
+        assert_string_equal(tx.env.run_id, "");
+    }
+    zmq_msg_t frame;
+    assert_int_equal(orcs__batch_frame(&batch, &frame), ORCS_OK);
+    orcs__rx_batch_t rx = {0};
+    orcs__header_cache_t rx_cache = {0};
+    orcs_msg_t *got = NULL;
+    for (int i = 0; i < 4; i++) {
+        if (i == 0)
+            assert_int_equal(
+                orcs__msg_recv_frame(&frame, &rx_cache, NULL, &rx, &got),
+                ORCS_OK);
+        else
+            assert_int_equal(
+                orcs__msg_recv_cached(NULL, 0, &rx_cache, NULL, &rx, &got),
+                ORCS_OK);
+        assert_string_equal(orcs_msg_type(got), "model.chat");
+        assert_string_equal(got->env.run_id, runs[i]);
+        assert_int_equal(orcs_msg_correlation_id(got), (uint64_t) i + 1);
+        orcs_msg_destroy(&got);
+    }
+    zmq_msg_close(&frame);
+    orcs__batch_free(&batch);
+}
+
 static void
 test_msg_batches_split_in_order(void **state)
 {
@@ -516,6 +563,7 @@ main(void)
         cmocka_unit_test(test_msg_header_decode_rejects_garbage),
         cmocka_unit_test(test_msg_body_is_lazy_and_checked),
         cmocka_unit_test(test_msg_frames_over_sockets),
+        cmocka_unit_test(test_msg_run_ids_ride_with_a_cached_header),
         cmocka_unit_test(test_msg_batches_split_in_order),
         cmocka_unit_test(test_local_queue_hands_frames_over),
         cmocka_unit_test(test_local_queue_wakes_a_sleeping_receiver),
