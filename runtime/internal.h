@@ -45,6 +45,7 @@ typedef struct {
     Envelope env;                       // what bytes encode
     uint8_t bytes[ORCS_MSG_HEADER_MAX]; // the encoding
     size_t size;                        // its length; 0 = empty cache
+    uint32_t last_tag; // receiver: the field number bytes end with
 } orcs__header_cache_t;
 
 // orcs__msg_send with a header cache (see orcs__header_cache_t).

@@ -619,12 +619,13 @@ s_drain(void *socket)
 }
 
 // The length of a header's first run of fields in rising field-number
-// order: nanopb writes a message's fields in that order, so a header that
-// s_header_encode wrote from its cache ends that run where the delta
-// starts. Any split at a field boundary decodes the same; this one makes
-// the cache hit. The whole size when the header does not parse.
+// order, and in *last_p the number of its last field: nanopb writes a
+// message's fields in that order, so a header that s_header_encode wrote
+// from its cache ends that run where the delta starts. Any split at a
+// field boundary decodes the same; this one makes the cache hit. The
+// whole size (and 0) when the header does not parse.
 static size_t
-s_fixed_size(const uint8_t *data, size_t size)
+s_fixed_size(const uint8_t *data, size_t size, uint32_t *last_p)
 {
     pb_istream_t in = pb_istream_from_buffer(data, size);
     uint32_t last = 0;
@@ -633,19 +634,43 @@ s_fixed_size(const uint8_t *data, size_t size)
         pb_wire_type_t type;
         uint32_t tag = 0;
         bool eof = false;
-        if (!pb_decode_tag(&in, &type, &tag, &eof) || eof)
+        if (!pb_decode_tag(&in, &type, &tag, &eof) || eof
+            || (tag > last && !pb_skip_field(&in, type))) {
+            *last_p = 0; // does not parse: decoded whole, and fails
             return size;
-        if (tag <= last)
+        }
+        if (tag <= last) {
+            *last_p = last;
             return at;
+        }
         last = tag;
-        if (!pb_skip_field(&in, type))
-            return size;
     }
+    *last_p = last; // all of it: a later header may add a delta
     return size;
 }
 
-// Decodes a header frame, reusing the last decoded header when the bytes
-// are the same.
+// Whether the cached first part is where data splits (s_fixed_size): its
+// bytes start data, and data ends there or goes on with a field number no
+// higher than the part's last.
+static bool
+s_fixed_hit(const orcs__header_cache_t *cache, const uint8_t *data, size_t size)
+{
+    if (cache->size == 0 || cache->size > size
+        || memcmp(cache->bytes, data, cache->size) != 0)
+        return false;
+    if (cache->size == size)
+        return true;
+    pb_istream_t in =
+        pb_istream_from_buffer(data + cache->size, size - cache->size);
+    pb_wire_type_t type;
+    uint32_t tag = 0;
+    bool eof = false;
+    return pb_decode_tag(&in, &type, &tag, &eof) && !eof
+           && tag <= cache->last_tag;
+}
+
+// Decodes a header frame: its first part (s_fixed_size) from the cache
+// when the bytes repeat, then the rest onto it.
 static orcs_status
 s_header_decode(const uint8_t *data,
                 size_t size,
@@ -659,8 +684,12 @@ s_header_decode(const uint8_t *data,
     // The sender's cached part, then its delta (s_header_encode): decoded
     // one after the other they give what the whole header gives, and the
     // first part is usually the last message's.
-    size_t fixed = s_fixed_size(data, size);
-    if (cache->size != fixed || memcmp(cache->bytes, data, fixed) != 0) {
+    size_t fixed = cache->size;
+    if (s_fixed_hit(cache, data, size)) {
+        *env = cache->env;
+    } else {
+        uint32_t last = 0;
+        fixed = s_fixed_size(data, size, &last);
         cache->size = 0;
         memset(env, 0, sizeof *env);
         pb_istream_t in = pb_istream_from_buffer(data, fixed);
@@ -668,9 +697,8 @@ s_header_decode(const uint8_t *data,
             return ORCS_EPROTO;
         memcpy(cache->bytes, data, fixed);
         cache->size = fixed;
+        cache->last_tag = last;
         cache->env = *env;
-    } else {
-        *env = cache->env;
     }
     if (fixed < size) {
         pb_istream_t in = pb_istream_from_buffer(data + fixed, size - fixed);

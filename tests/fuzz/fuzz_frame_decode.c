@@ -1,7 +1,8 @@
 /*  fuzz_frame_decode.c — the message frame parser: varint(header size),
     header, body. The body offset must stay inside the frame, and a frame
     that parses must parse to the same bytes through the header cache
-    (which decodes a header in two parts). The same
+    (which decodes a header in two parts, the first often the last
+    header's), alone and after the other messages of a batch. The same
     bytes are also split as a batch frame (a zero byte, then framed
     messages): every message it yields has its body inside the frame,
     and taken as from a local queue it yields no more messages than
@@ -9,7 +10,29 @@
     SPDX-License-Identifier: MPL-2.0 */
 #include <string.h>
 
+#include <pb_decode.h>
+
 #include "internal.h"
+
+// The item of a batch frame that starts at *pos (its length prefix), as
+// the mailbox splits it: false where the batch ends.
+static bool
+s_item(const uint8_t *frame,
+       size_t size,
+       size_t *pos,
+       size_t *start_p,
+       size_t *length_p)
+{
+    pb_istream_t in = pb_istream_from_buffer(frame + *pos, size - *pos);
+    uint64_t length = 0;
+    if (*pos >= size || !pb_decode_varint(&in, &length) || length == 0
+        || length > in.bytes_left)
+        return false;
+    *start_p = size - in.bytes_left;
+    *length_p = (size_t) length;
+    *pos = *start_p + *length_p;
+    return true;
+}
 
 // Splits data as a batch the way an actor's mailbox does.
 static void
@@ -27,9 +50,11 @@ s_split(const uint8_t *data, size_t size)
     orcs__header_cache_t cache;
     memset(&cache, 0, sizeof cache);
     orcs_msg_t *spare = NULL;
+    size_t pos = 1, start = 0, length = 0;
     for (size_t n = 0; rx.active; n++) {
         if (n > size)
             __builtin_trap(); // every message takes at least one byte
+        bool item = s_item(frame, size + 1, &pos, &start, &length);
         orcs_msg_t *msg = NULL;
         orcs_status rc =
             orcs__msg_recv_cached(NULL, 0, &cache, &spare, &rx, &msg);
@@ -37,6 +62,16 @@ s_split(const uint8_t *data, size_t size)
             __builtin_trap();
         if (rc != ORCS_OK)
             continue;
+        // Through the cache (which keeps the first part of the last
+        // header) it decodes as it does alone.
+        Envelope alone;
+        size_t offset = 0;
+        memset(&alone, 0, sizeof alone);
+        if (!item
+            || orcs__frame_decode(frame + start, length, NULL, &alone, &offset)
+                   != ORCS_OK
+            || memcmp(&alone, &msg->env, sizeof alone) != 0)
+            __builtin_trap();
         size_t body = 0;
         orcs_msg_body_raw(msg, &body);
         if (!msg->has_frame || msg->frame_end > size + 1
