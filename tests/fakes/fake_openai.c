@@ -345,6 +345,16 @@ s_completion(const json_t *answer, uint64_t n)
     return s_json_response(doc);
 }
 
+// Counts an answered request; returns its number (answer ids).
+static uint64_t
+s_next_request(s_server_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    uint64_t n = ++self->requests;
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
 // The same document as s_completion for cassette exchange index, from
 // its rendered text; usage from the exchange, else from messages.
 static struct MHD_Response *
@@ -496,17 +506,13 @@ s_answer(s_server_t *self, s_request_t *req, int *delay_ms_p)
             *delay_ms_p = line_delay;
     }
     if (!resp && found && !stream && !disconnect) {
-        pthread_mutex_lock(&self->lock);
-        uint64_t n = ++self->requests;
-        pthread_mutex_unlock(&self->lock);
+        uint64_t n = s_next_request(self);
         req->status = 200;
         resp = s_rendered_completion(self, index, found, model, messages, n);
     } else if (!resp) {
         answer =
             found ? json_deep_copy(found) : s_default_answer(self, request);
-        pthread_mutex_lock(&self->lock);
-        uint64_t n = ++self->requests;
-        pthread_mutex_unlock(&self->lock);
+        uint64_t n = s_next_request(self);
         json_object_set_new(answer, "model", json_string(model));
         if (!json_is_object(json_object_get(answer, "usage"))) {
             json_int_t prompt = s_prompt_tokens(messages);
